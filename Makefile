@@ -1,0 +1,54 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SEED := plans/seed/ke-hoach-cchc-2024-phu-luc.txt
+export DJANGO_SETTINGS_MODULE := config.settings
+
+.PHONY: run serve install check-system migrate seed test test-sqlite test-postgres lint check bench e2e clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	@command -v $(PY) >/dev/null || { echo "Thiếu Python 3.11: cài gói python3.11 và python3.11-venv."; exit 1; }
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+
+install: $(BIN)/.installed check-system
+
+check-system: $(BIN)/.installed
+	@$(BIN)/python -c "import weasyprint" 2>/dev/null || { echo "Thiếu thư viện hệ thống cho WeasyPrint: sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b"; exit 1; }
+	@command -v msgfmt >/dev/null || { echo "Thiếu gettext (msgfmt): sudo apt-get install gettext"; exit 1; }
+
+migrate: install
+	$(BIN)/python manage.py compilemessages -v0 --ignore=.venv
+	$(BIN)/python manage.py migrate -v0
+
+seed: migrate
+	DEBUG=1 $(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py import_plan $(SEED)
+
+run: seed
+	@echo "Mở http://127.0.0.1:8000 – đăng nhập bằng một tài khoản mẫu ở trên."
+	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# The README's test command: the whole suite on SQLite, then on PostgreSQL when DATABASE_URL is set.
+test: install
+	$(BIN)/python manage.py compilemessages -v0 --ignore=.venv
+	$(BIN)/pytest -q
+
+test-postgres: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run -v0
+
+check: lint test
+
+bench: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python manage.py bench
+
+clean:
+	rm -rf $(VENV) var

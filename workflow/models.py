@@ -1,0 +1,300 @@
+"""Workflow state and business records of a plan task's run through a reporting period.
+
+viewflow keeps the process and its task rows; it keeps no reports, reasons, files or
+history. Those are ours, linked to viewflow's rows and written in the same transaction
+as the step that produces them.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from viewflow import jsonstore
+from viewflow.workflow.models import Process, Task
+
+from plans.models import PlanTask, ReportingPeriod, Unit
+
+
+class TaskProcess(Process):
+    """Quy trình: one plan task in one reporting period, as a viewflow process.
+
+    Only the decisions the flow's gateways ask live here; the records live in PeriodTask
+    and Step.
+    """
+
+    needs_partner_input = jsonstore.BooleanField(default=True)
+    review_approved = jsonstore.BooleanField(default=False)
+    signoff_decision = jsonstore.CharField(max_length=10, blank=True)  # approve / office / lead
+
+    class Meta:
+        proxy = True
+        verbose_name = _("quy trình")
+        verbose_name_plural = _("quy trình")
+        permissions = [
+            ("manage_taskprocess", _("Quản trị quy trình")),
+            ("launch_taskprocess", _("Khởi tạo kỳ báo cáo")),
+            ("review_taskprocess", _("Thẩm định kết quả (Văn phòng Sở)")),
+            ("audit_taskprocess", _("Xem toàn bộ hồ sơ (kiểm tra, thẩm định)")),
+        ]
+
+    @property
+    def signed_off(self) -> bool:
+        return self.signoff_decision == "approve"
+
+    @property
+    def returned_to_office(self) -> bool:
+        return self.signoff_decision == "office"
+
+
+class Stage(models.TextChoices):
+    LEAD = "lead", _("Đơn vị chủ trì thực hiện")
+    PARTNER = "partner", _("Cơ quan phối hợp cho ý kiến")
+    REVIEW = "review", _("Văn phòng Sở thẩm định")
+    SIGN_OFF = "sign_off", _("Lãnh đạo Sở phê duyệt")
+    DONE = "done", _("Hoàn thành")
+    CANCELED = "canceled", _("Đã hủy")
+
+
+class Bucket(models.TextChoices):
+    """The national convention for counting results (domain.md), with its colours."""
+
+    DONE_ON_TIME = "done_on_time", _("Hoàn thành đúng hạn")
+    DONE_LATE = "done_late", _("Hoàn thành quá hạn")
+    OPEN_IN_TIME = "open_in_time", _("Chưa hoàn thành – trong hạn")
+    OPEN_OVERDUE = "open_overdue", _("Chưa hoàn thành – quá hạn")
+    NOT_STARTED = "not_started", _("Chưa thực hiện")
+
+
+BUCKET_COLOURS = {
+    Bucket.DONE_ON_TIME: "green",
+    Bucket.DONE_LATE: "orange",
+    Bucket.OPEN_IN_TIME: "blue",
+    Bucket.OPEN_OVERDUE: "red",
+    Bucket.NOT_STARTED: "grey",
+}
+
+
+class PeriodTask(models.Model):
+    """Nhiệm vụ trong kỳ: a plan task run in one reporting period (one process)."""
+
+    plan_task = models.ForeignKey(PlanTask, on_delete=models.PROTECT, related_name="period_tasks")
+    period = models.ForeignKey(ReportingPeriod, on_delete=models.PROTECT, related_name="period_tasks")
+    process = models.OneToOneField(Process, on_delete=models.CASCADE, related_name="period_task")
+    stage = models.CharField(_("bước hiện tại"), max_length=10, choices=Stage.choices, default=Stage.LEAD)
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    launched_at = models.DateTimeField(_("khởi tạo lúc"), default=timezone.now)
+    started_at = models.DateTimeField(_("bắt đầu thực hiện lúc"), null=True, blank=True)
+    completed_at = models.DateTimeField(_("hoàn thành lúc"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("nhiệm vụ trong kỳ")
+        verbose_name_plural = _("nhiệm vụ trong kỳ")
+        constraints = [
+            # Launching is idempotent: the database refuses a second run of a task in a period.
+            models.UniqueConstraint(fields=["plan_task", "period"], name="periodtask_unique_run")
+        ]
+        indexes = [models.Index(fields=["period", "stage"], name="periodtask_period_stage")]
+
+    def __str__(self) -> str:
+        return f"{self.plan_task} – {self.period}"
+
+    def bucket(self, today: datetime.date | None = None) -> str:
+        """The period result per the national convention."""
+        deadline = self.period.deadline
+        if self.completed_at is not None:
+            done_day = timezone.localdate(self.completed_at)
+            return Bucket.DONE_ON_TIME if done_day <= deadline else Bucket.DONE_LATE
+        today = today or timezone.localdate()
+        if today > deadline:
+            return Bucket.OPEN_OVERDUE
+        if self.started_at is None:
+            return Bucket.NOT_STARTED
+        return Bucket.OPEN_IN_TIME
+
+
+class Step(models.Model):
+    """Bước xử lý: one human step of a period task, with the report written in it.
+
+    One row per viewflow task: a return creates new task rows, hence new Step rows,
+    so every submitted version stays as it was.
+    """
+
+    class Kind(models.TextChoices):
+        LEAD = "lead", _("Chủ trì thực hiện")
+        PARTNER = "partner", _("Phối hợp cho ý kiến")
+        REVIEW = "review", _("Văn phòng Sở thẩm định")
+        SIGN_OFF = "sign_off", _("Lãnh đạo Sở phê duyệt")
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Đang xử lý")
+        DONE = "done", _("Đã xong")
+        CANCELED = "canceled", _("Đã hủy")
+
+    class SelfAssessment(models.TextChoices):
+        DONE = "done", _("Đã hoàn thành")
+        IN_PROGRESS = "in_progress", _("Đang thực hiện")
+        NOT_DONE = "not_done", _("Chưa thực hiện")
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", _("Đồng ý")
+        RETURN_LEAD = "lead", _("Trả lại đơn vị chủ trì")
+        RETURN_OFFICE = "office", _("Trả lại Văn phòng Sở")
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="step")
+    period_task = models.ForeignKey(PeriodTask, on_delete=models.CASCADE, related_name="steps")
+    kind = models.CharField(_("loại bước"), max_length=10, choices=Kind.choices)
+    unit = models.ForeignKey(Unit, on_delete=models.PROTECT, null=True, blank=True, related_name="steps")
+    round = models.PositiveSmallIntegerField(_("vòng"), default=1)
+    state = models.CharField(_("trạng thái"), max_length=10, choices=State.choices, default=State.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    due_date = models.DateField(_("hạn xử lý"))
+    created_at = models.DateTimeField(default=timezone.now)
+    # The report.
+    result = models.TextField(_("kết quả thực hiện"), blank=True)
+    self_assessment = models.CharField(
+        _("tự đánh giá"), max_length=12, choices=SelfAssessment.choices, blank=True
+    )
+    explanation = models.TextField(_("giải trình"), blank=True)
+    no_opinion = models.BooleanField(_("không có ý kiến"), default=False)
+    decision = models.CharField(_("quyết định"), max_length=10, choices=Decision.choices, blank=True)
+    reason = models.TextField(_("lý do"), blank=True)
+    ask_partners_again = models.BooleanField(_("xin lại ý kiến phối hợp"), default=False)
+    draft_saved_at = models.DateTimeField(null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    submitted_at = models.DateTimeField(_("gửi lúc"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("bước xử lý")
+        verbose_name_plural = _("bước xử lý")
+        ordering = ["pk"]
+        indexes = [
+            models.Index(fields=["unit", "state", "due_date"], name="step_unit_state_due"),
+            models.Index(fields=["assignee", "state", "due_date"], name="step_assignee_state_due"),
+            models.Index(fields=["kind", "state", "due_date"], name="step_kind_state_due"),
+            models.Index(fields=["submitted_by", "submitted_at"], name="step_submitted_by"),
+        ]
+
+    def __str__(self) -> str:
+        unit = f" – {self.unit.short_name}" if self.unit_id else ""
+        return f"{self.get_kind_display()}{unit} (vòng {self.round})"
+
+    def is_overdue(self, today: datetime.date | None = None) -> bool:
+        return self.state == self.State.OPEN and (today or timezone.localdate()) > self.due_date
+
+    def snapshot(self) -> dict[str, object]:
+        """The report's fields as the audit trail records them."""
+        return {
+            "result": self.result,
+            "self_assessment": self.self_assessment,
+            "explanation": self.explanation,
+            "no_opinion": self.no_opinion,
+            "decision": self.decision,
+            "reason": self.reason,
+            "ask_partners_again": self.ask_partners_again,
+        }
+
+
+class Evidence(models.Model):
+    """Tài liệu kiểm chứng: a file attached to a step, stored outside any served URL."""
+
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="evidence")
+    original_name = models.CharField(_("tên tệp"), max_length=255)
+    stored_name = models.CharField(max_length=100, unique=True)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField(_("dung lượng"))
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("tài liệu kiểm chứng")
+        verbose_name_plural = _("tài liệu kiểm chứng")
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class AuditEvent(models.Model):
+    """Nhật ký: one append-only event; each carries the hash of the one before it."""
+
+    seq = models.PositiveBigIntegerField(unique=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, blank=True)
+    actor_unit = models.CharField(max_length=200, blank=True)
+    actor_role = models.CharField(max_length=100, blank=True)
+    action = models.CharField(max_length=30, db_index=True)
+    period_task = models.ForeignKey(
+        PeriodTask, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    step = models.ForeignKey(Step, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
+    reason = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = _("sự kiện nhật ký")
+        verbose_name_plural = _("nhật ký")
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["actor", "seq"], name="event_actor_seq")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action}"
+
+
+class Notification(models.Model):
+    """Thông báo: an in-app message to one user (also mailed after commit)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    message = models.CharField(max_length=500)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("thông báo")
+        verbose_name_plural = _("thông báo")
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_read")]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Reminder(models.Model):
+    """Nhắc hạn đã gửi: one row per step and kind, so a reminder goes out once only."""
+
+    class Kind(models.TextChoices):
+        D7 = "d7", _("Còn 7 ngày")
+        D3 = "d3", _("Còn 3 ngày")
+        D1 = "d1", _("Còn 1 ngày")
+        MISSED = "missed", _("Quá hạn")
+
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["step", "kind"], name="reminder_once")]
+
+    def __str__(self) -> str:
+        return f"{self.step_id}:{self.kind}"

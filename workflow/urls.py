@@ -1,0 +1,13 @@
+from django.urls import path
+
+from workflow import views
+
+app_name = "workflow"
+urlpatterns = [
+    path("viec-cua-toi/", views.my_steps, name="my_steps"),
+    path("viec-cua-don-vi/", views.unit_queue, name="unit_queue"),
+    path("cho-phe-duyet/", views.awaiting, name="awaiting"),
+    path("da-xu-ly/", views.done_by_me, name="done_by_me"),
+    path("khoi-tao/", views.launch, name="launch"),
+    path("thong-bao/", views.notifications, name="notifications"),
+]
