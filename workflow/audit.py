@@ -70,7 +70,9 @@ def audit_record(
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event; must run inside the transaction of the action it records."""
-    assert transaction.get_connection().in_atomic_block, "audit events are written in the action's transaction"
+    assert transaction.get_connection().in_atomic_block, (
+        "audit events are written in the action's transaction"
+    )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_KEY])

@@ -85,6 +85,7 @@ class PeriodTask(models.Model):
     period = models.ForeignKey(ReportingPeriod, on_delete=models.PROTECT, related_name="period_tasks")
     process = models.OneToOneField(Process, on_delete=models.CASCADE, related_name="period_task")
     stage = models.CharField(_("bước hiện tại"), max_length=10, choices=Stage.choices, default=Stage.LEAD)
+    round = models.PositiveSmallIntegerField(_("vòng"), default=1)
     launched_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
     )

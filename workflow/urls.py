@@ -9,5 +9,9 @@ urlpatterns = [
     path("cho-phe-duyet/", views.awaiting, name="awaiting"),
     path("da-xu-ly/", views.done_by_me, name="done_by_me"),
     path("khoi-tao/", views.launch, name="launch"),
+    path("buoc/<int:pk>/", views.step_detail, name="step"),
+    path("nhiem-vu/<int:pk>/", views.period_task_detail, name="period_task"),
+    path("tai-lieu/<int:pk>/", views.evidence_download, name="evidence"),
     path("thong-bao/", views.notifications, name="notifications"),
+    path("thong-bao/<int:pk>/", views.notification_open, name="notification_open"),
 ]

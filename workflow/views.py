@@ -1,11 +1,382 @@
+"""Pages of the workflow. Thin: check access, validate, call a service, redirect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from plans.models import ReportingPeriod
+from plans.roles import roles_of
+from workflow import access, selectors, services
+from workflow.evidence import EvidenceRejected, discard, evidence_path, store
+from workflow.forms import AssignForm, EvidenceForm, LaunchForm, step_form
+from workflow.models import BUCKET_COLOURS, Evidence, Notification, Step
+
+PAGE_SIZE = 50
+
+
+def step_redirect(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    """viewflow's own task URLs lead to our step page."""
+    step = get_object_or_404(Step, task_id=kwargs.get("task_pk"))
+    return redirect("workflow:step", pk=step.pk)
+
+
+# --- lists -------------------------------------------------------------------------------
+
+
+def _page(request: HttpRequest, qs: QuerySet[Step]) -> tuple[list[Step], int, bool]:
+    """A page without COUNT(*): fetch one row more than shown to know if there is a next."""
+    page = request.GET.get("page", "1")
+    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    start = (number - 1) * PAGE_SIZE
+    rows = list(qs[start : start + PAGE_SIZE + 1])
+    return rows[:PAGE_SIZE], number, len(rows) > PAGE_SIZE
+
+
+def _step_list(
+    request: HttpRequest,
+    qs: QuerySet[Step],
+    *,
+    title: str,
+    template: str = "workflow/step_list.html",
+    **extra: Any,
+) -> HttpResponse:
+    filters = selectors.StepFilters.from_query(request.GET)
+    today = timezone.localdate()
+    rows, page, has_next = _page(request, filters.apply(qs, today))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        template,
+        {
+            "title": title,
+            "steps": rows,
+            "page": page,
+            "has_next": has_next,
+            "query": query.urlencode(),
+            "filters": filters,
+            "today": today,
+            "appendix_numbers": [1, 2, 3, 4],
+            "period_choices": ReportingPeriod.objects.select_related("plan").order_by(
+                "-plan__year", "deadline"
+            ),
+            "kind_choices": Step.Kind.choices,
+            **extra,
+        },
+    )
 
 
 @login_required
+@require_GET
 def my_steps(request: HttpRequest) -> HttpResponse:
-    return render(request, "base.html")
+    return _step_list(request, selectors.steps_assigned_to(request.user), title="Việc của tôi")
 
 
-unit_queue = awaiting = done_by_me = launch = notifications = my_steps
+@login_required
+@require_http_methods(["GET", "POST"])
+def unit_queue(request: HttpRequest) -> HttpResponse:
+    roles = roles_of(request.user)
+    if roles.unit is None:
+        raise PermissionDenied("Bạn không thuộc đơn vị nào.")
+    if request.method == "POST":
+        ids = [int(v) for v in request.POST.getlist("steps") if v.isdigit()]
+        if not ids:
+            messages.warning(request, "Chưa chọn bước nào để nhận.")
+            return redirect("workflow:unit_queue")
+        claimed, skipped = services.steps_claim(step_ids=ids, user=request.user)
+        messages.success(
+            request,
+            f"Đã nhận {claimed} việc."
+            + (
+                f" {skipped} việc không nhận được (đã có người nhận hoặc không thuộc đơn vị)."
+                if skipped
+                else ""
+            ),
+        )
+        return redirect("workflow:unit_queue")
+    return _step_list(
+        request,
+        selectors.steps_of_unit_queue(request.user),
+        title=f"Việc của đơn vị – {roles.unit.name}",
+        bulk_claim=True,
+    )
+
+
+@login_required
+@require_GET
+def awaiting(request: HttpRequest) -> HttpResponse:
+    roles = roles_of(request.user)
+    if not (roles.is_office or roles.is_leadership):
+        raise PermissionDenied("Trang này dành cho Văn phòng Sở và Lãnh đạo Sở.")
+    return _step_list(
+        request, selectors.steps_awaiting_approval(request.user), title="Chờ thẩm định, phê duyệt"
+    )
+
+
+@login_required
+@require_GET
+def done_by_me(request: HttpRequest) -> HttpResponse:
+    return _step_list(request, selectors.steps_done_by(request.user), title="Việc tôi đã xử lý")
+
+
+# --- one step ----------------------------------------------------------------------------
+
+
+def _step_context(request: HttpRequest, step: Step, **overrides: Any) -> dict[str, Any]:
+    user = request.user
+    period_task = selectors.period_task_detail(step.period_task_id)
+    history = selectors.steps_of_period_task(period_task)
+    can_execute = access.may_execute(user, step)
+    context: dict[str, Any] = {
+        "step": step,
+        "period_task": period_task,
+        "plan_task": period_task.plan_task,
+        "history": history,
+        "can_claim": access.may_claim(user, step),
+        "can_execute": can_execute,
+        "can_assign": access.may_assign(user, step),
+        "form": step_form(step) if can_execute else None,
+        "evidence_form": EvidenceForm() if can_execute else None,
+        "bucket": period_task.bucket(),
+        "bucket_colours": BUCKET_COLOURS,
+        "today": timezone.localdate(),
+    }
+    if context["can_assign"]:
+        context["assign_form"] = AssignForm(members=selectors.unit_members(step.unit))
+    context.update(overrides)
+    return context
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    step = access.step_get_for_user(user=request.user, pk=pk)
+    if request.method == "GET":
+        return render(request, "workflow/step.html", _step_context(request, step))
+    action = request.POST.get("action", "")
+    handler = STEP_ACTIONS.get(action)
+    if handler is None:
+        return render(
+            request,
+            "workflow/step.html",
+            _step_context(request, step, error="Thao tác không hợp lệ."),
+            status=400,
+        )
+    try:
+        return handler(request, step)
+    except services.StepConflict as conflict:
+        step.refresh_from_db()
+        messages.warning(request, conflict.message)
+        return render(request, "workflow/step.html", _step_context(request, step), status=409)
+
+
+def _claim(request: HttpRequest, step: Step) -> HttpResponse:
+    services.step_claim(step_id=step.pk, user=request.user)
+    messages.success(request, "Đã nhận việc.")
+    return redirect("workflow:step", pk=step.pk)
+
+
+def _assign(request: HttpRequest, step: Step) -> HttpResponse:
+    if not access.may_assign(request.user, step):
+        raise PermissionDenied("Chỉ trưởng đơn vị được giao việc của đơn vị.")
+    form = AssignForm(request.POST, members=selectors.unit_members(step.unit))
+    if not form.is_valid():
+        return render(
+            request, "workflow/step.html", _step_context(request, step, assign_form=form), status=400
+        )
+    try:
+        services.step_assign(step_id=step.pk, assignee=form.cleaned_data["assignee"], actor=request.user)
+    except ValidationError as error:
+        form.add_error("assignee", error)
+        return render(
+            request, "workflow/step.html", _step_context(request, step, assign_form=form), status=400
+        )
+    messages.success(request, "Đã giao việc.")
+    return redirect("workflow:step", pk=step.pk)
+
+
+def _report(request: HttpRequest, step: Step, *, submit: bool) -> HttpResponse:
+    if (
+        not access.may_execute(request.user, step)
+        and step.state == Step.State.OPEN
+        and step.assignee_id is None
+    ):
+        raise PermissionDenied("Hãy nhận việc trước khi thực hiện.")
+    form = step_form(step, data=request.POST)
+    if not form.is_valid():
+        return render(request, "workflow/step.html", _step_context(request, step, form=form), status=400)
+    data = form.cleaned_data
+    try:
+        if submit:
+            services.step_submit(step_id=step.pk, user=request.user, data=data)
+        else:
+            services.step_save_draft(step_id=step.pk, user=request.user, data=data)
+    except ValidationError as error:
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return render(request, "workflow/step.html", _step_context(request, step, form=form), status=400)
+    if submit:
+        messages.success(request, "Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
+        return redirect("workflow:my_steps")
+    messages.success(request, "Đã lưu nháp.")
+    return redirect("workflow:step", pk=step.pk)
+
+
+def _upload(request: HttpRequest, step: Step) -> HttpResponse:
+    if not access.may_execute(request.user, step):
+        raise PermissionDenied("Bạn không có quyền đính kèm tệp ở bước này.")
+    form = EvidenceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return render(
+            request, "workflow/step.html", _step_context(request, step, evidence_form=form), status=400
+        )
+    upload = form.cleaned_data["file"]
+    try:
+        stored = store(upload, name=upload.name, size=upload.size)
+    except EvidenceRejected as rejected:
+        form.add_error("file", rejected.message)
+        return render(
+            request, "workflow/step.html", _step_context(request, step, evidence_form=form), status=400
+        )
+    try:
+        services.evidence_attach(step_id=step.pk, user=request.user, stored=stored)
+    except BaseException:
+        discard(stored)
+        raise
+    messages.success(request, f"Đã đính kèm “{stored.original_name}”.")
+    return redirect("workflow:step", pk=step.pk)
+
+
+def _remove_evidence(request: HttpRequest, step: Step) -> HttpResponse:
+    value = request.POST.get("evidence", "")
+    evidence = Evidence.objects.filter(pk=int(value), step=step).first() if value.isdigit() else None
+    if evidence is None:
+        raise Http404("Không tìm thấy tệp.")
+    services.evidence_remove(evidence_id=evidence.pk, user=request.user)
+    messages.success(request, f"Đã gỡ “{evidence.original_name}”.")
+    return redirect("workflow:step", pk=step.pk)
+
+
+STEP_ACTIONS = {
+    "claim": _claim,
+    "assign": _assign,
+    "save": lambda request, step: _report(request, step, submit=False),
+    "submit": lambda request, step: _report(request, step, submit=True),
+    "upload": _upload,
+    "remove_evidence": _remove_evidence,
+}
+
+
+@login_required
+@require_GET
+def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
+    evidence = get_object_or_404(Evidence.objects.select_related("step"), pk=pk)
+    access.step_get_for_user(user=request.user, pk=evidence.step_id)
+    path = evidence_path(evidence.stored_name)
+    if not path.exists():
+        raise Http404("Tệp không còn trên máy chủ.")
+    response = FileResponse(open(path, "rb"), as_attachment=True, filename=evidence.original_name)  # noqa: SIM115
+    response["Content-Type"] = "application/octet-stream"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_GET
+def period_task_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    period_task = access.period_task_get_for_user(user=request.user, pk=pk)
+    period_task = selectors.period_task_detail(period_task.pk)
+    return render(
+        request,
+        "workflow/period_task.html",
+        {
+            "period_task": period_task,
+            "plan_task": period_task.plan_task,
+            "history": selectors.steps_of_period_task(period_task),
+            "bucket": period_task.bucket(),
+            "bucket_colours": BUCKET_COLOURS,
+        },
+    )
+
+
+# --- launching ---------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def launch(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm("workflow.launch_taskprocess"):
+        raise PermissionDenied("Chỉ Văn phòng Sở được khởi tạo kỳ báo cáo.")
+    form = LaunchForm(request.POST or None)
+    if request.method == "GET":
+        return render(request, "workflow/launch.html", {"form": form})
+    if not form.is_valid():
+        return render(request, "workflow/launch.html", {"form": form}, status=400)
+    from plans.periods import periods_ensure
+
+    plan = form.cleaned_data["plan"]
+    periods = {p.code: p for p in periods_ensure(plan=plan)}
+    period = periods[form.cleaned_data["period"]]
+    chosen = list(form.cleaned_data["tasks"]) or None
+    if (
+        form.cleaned_data["include_year_tasks"]
+        and period.code == ReportingPeriod.Code.H1
+        and not period.include_year_tasks
+    ):
+        period.include_year_tasks = True
+        period.save(update_fields=["include_year_tasks"])
+    to_start, already = services.launch_preview(plan=plan, period=period, plan_tasks=chosen)
+    if request.POST.get("confirm") != "1":
+        return render(
+            request,
+            "workflow/launch.html",
+            {"form": form, "confirm": True, "period": period, "to_start": to_start, "already": already},
+        )
+    try:
+        result = services.period_launch(period=period, actor=request.user, plan_tasks=chosen)
+    except ValidationError as error:
+        form.add_error(None, error)
+        return render(request, "workflow/launch.html", {"form": form}, status=400)
+    messages.success(
+        request,
+        f"Đã khởi tạo {len(result.started)} quy trình cho kỳ {period.label}"
+        + (
+            f"; {result.skipped} nhiệm vụ đã có quy trình trong kỳ nên được bỏ qua."
+            if result.skipped
+            else "."
+        ),
+    )
+    return redirect("workflow:awaiting" if roles_of(request.user).is_office else "workflow:my_steps")
+
+
+# --- notifications -----------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def notifications(request: HttpRequest) -> HttpResponse:
+    mine = Notification.objects.filter(user=request.user)
+    if request.method == "POST":
+        mine.filter(read_at__isnull=True).update(read_at=timezone.now())
+        messages.success(request, "Đã đánh dấu tất cả là đã đọc.")
+        return redirect("workflow:notifications")
+    return render(request, "workflow/notifications.html", {"notifications": mine.order_by("-pk")[:100]})
+
+
+@login_required
+@require_POST
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    note = get_object_or_404(Notification, pk=pk, user=request.user)
+    if note.read_at is None:
+        note.read_at = timezone.now()
+        note.save(update_fields=["read_at"])
+    return redirect(note.url or "workflow:notifications")

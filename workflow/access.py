@@ -1,0 +1,98 @@
+"""Who may see or do what: the one place each kind of object is checked.
+
+Views call ``period_task_get_for_user`` / ``step_get_for_user``; the custom viewflow
+node delegates ``can_assign`` / ``can_execute`` here too, so the engine and the pages
+cannot disagree. A denial is a ``PermissionDenied`` (HTTP 403), never a login redirect.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from plans.roles import roles_of
+from workflow.models import PeriodTask, Step
+
+StepAction = Literal["view", "claim", "assign", "execute"]
+
+
+def may_view_period_task(user: Any, period_task: PeriodTask) -> bool:
+    """Office, leadership and auditors see everything; a unit sees the tasks it leads or helps with."""
+    if not user.is_authenticated:
+        return False
+    roles = roles_of(user)
+    if roles.sees_everything or user.is_superuser:
+        return True
+    if roles.unit is None:
+        return False
+    return period_task.steps.filter(unit=roles.unit).exists() or (
+        period_task.plan_task.lead_units.filter(pk=roles.unit.pk).exists()
+        or period_task.plan_task.partner_units.filter(pk=roles.unit.pk).exists()
+    )
+
+
+def _qualified(user: Any, step: Step) -> bool:
+    """The user's role fits the step's kind and unit."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER):
+        return step.unit is not None and user.has_perm("plans.work_on_unit", step.unit)
+    if step.kind == Step.Kind.REVIEW:
+        return user.has_perm("workflow.review_taskprocess")
+    if step.kind == Step.Kind.SIGN_OFF:
+        if user.has_perm("plans.sign_off_unit"):
+            return True
+        return step.unit is not None and user.has_perm("plans.sign_off_unit", step.unit)
+    return False
+
+
+def may_claim(user: Any, step: Step) -> bool:
+    return step.state == Step.State.OPEN and step.assignee_id is None and _qualified(user, step)
+
+
+def may_assign(user: Any, step: Step) -> bool:
+    """A unit head hands their unit's open steps to a member (or to another one)."""
+    return (
+        step.state == Step.State.OPEN
+        and step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER)
+        and step.unit is not None
+        and user.is_authenticated
+        and user.has_perm("plans.manage_unit", step.unit)
+    )
+
+
+def may_assign_to(step: Step, assignee: Any) -> bool:
+    return assignee.is_active and _qualified(assignee, step)
+
+
+def may_execute(user: Any, step: Step) -> bool:
+    return step.state == Step.State.OPEN and step.assignee_id == user.pk and _qualified(user, step)
+
+
+_CHECKS = {"claim": may_claim, "assign": may_assign, "execute": may_execute}
+
+
+def period_task_get_for_user(*, user: Any, pk: int) -> PeriodTask:
+    try:
+        period_task = PeriodTask.objects.select_related("plan_task", "period").get(pk=pk)
+    except PeriodTask.DoesNotExist as exc:
+        raise Http404("Không tìm thấy nhiệm vụ.") from exc
+    if not may_view_period_task(user, period_task):
+        raise PermissionDenied("Bạn không có quyền xem nhiệm vụ này.")
+    return period_task
+
+
+def step_get_for_user(*, user: Any, pk: int, action: StepAction = "view") -> Step:
+    try:
+        step = Step.objects.select_related(
+            "period_task__plan_task", "period_task__period", "unit", "task"
+        ).get(pk=pk)
+    except Step.DoesNotExist as exc:
+        raise Http404("Không tìm thấy bước xử lý.") from exc
+    if not may_view_period_task(user, step.period_task):
+        raise PermissionDenied("Bạn không có quyền xem bước này.")
+    if action != "view" and not _CHECKS[action](user, step):
+        raise PermissionDenied("Bạn không có quyền thực hiện thao tác này ở bước này.")
+    return step

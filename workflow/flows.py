@@ -1,0 +1,94 @@
+"""The reporting flow, as the diagram: one plan task in one reporting period.
+
+lead unit(s) → partner units (if any) → Văn phòng Sở review → leadership sign-off,
+with returns to the lead unit from review, and to the office or the lead from sign-off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from viewflow import this
+from viewflow.workflow import act, flow, lock
+
+from workflow import selectors, services
+from workflow.models import TaskProcess
+from workflow.nodes import StepView, UnitSplit
+from workflow.views import step_redirect
+
+
+class ReportFlow(flow.Flow):
+    """Báo cáo kết quả thực hiện nhiệm vụ trong kỳ."""
+
+    process_class = TaskProcess
+    # Waits for the process row instead of failing after a few NOWAIT retries (a 500);
+    # on SQLite, IMMEDIATE transactions serialise writers instead.
+    lock_impl = lock.SelectForUpdateLock(nowait=False, attempts=1)
+    process_title = _("Báo cáo kết quả nhiệm vụ")
+
+    start = (
+        flow.StartHandle(this.start_process).Annotation(title=_("Khởi tạo kỳ báo cáo")).Next(this.lead_split)
+    )
+
+    lead_split = (
+        UnitSplit(units=selectors.lead_unit_ids).Annotation(title=_("Giao đơn vị chủ trì")).Next(this.lead)
+    )
+    lead = (
+        StepView(step_redirect, kind="lead")
+        .Annotation(title=_("Đơn vị chủ trì thực hiện"))
+        .Permission("plans.work_on_unit")
+        .Next(this.lead_join)
+    )
+    lead_join = flow.Join().Annotation(title=_("Các đơn vị chủ trì đã báo cáo")).Next(this.partners_needed)
+
+    partners_needed = (
+        flow.If(act.process.needs_partner_input)
+        .Annotation(title=_("Cần ý kiến phối hợp?"))
+        .Then(this.partner_split)
+        .Else(this.review)
+    )
+    partner_split = (
+        UnitSplit(units=selectors.partner_unit_ids)
+        .Annotation(title=_("Xin ý kiến phối hợp"))
+        .Next(this.partner)
+    )
+    partner = (
+        StepView(step_redirect, kind="partner")
+        .Annotation(title=_("Cơ quan phối hợp cho ý kiến"))
+        .Permission("plans.work_on_unit")
+        .Next(this.partner_join)
+    )
+    partner_join = flow.Join().Annotation(title=_("Đã đủ ý kiến phối hợp")).Next(this.review)
+
+    review = (
+        StepView(step_redirect, kind="review")
+        .Annotation(title=_("Văn phòng Sở thẩm định"))
+        .Permission("workflow.review_taskprocess")
+        .Next(this.review_result)
+    )
+    review_result = (
+        flow.If(act.process.review_approved)
+        .Annotation(title=_("Thẩm định đạt?"))
+        .Then(this.sign_off)
+        .Else(this.lead_split)
+    )
+
+    sign_off = (
+        StepView(step_redirect, kind="sign_off")
+        .Annotation(title=_("Lãnh đạo Sở phê duyệt"))
+        .Permission("plans.sign_off_unit", obj=selectors.signoff_unit)
+        .Next(this.sign_off_result)
+    )
+    sign_off_result = (
+        flow.Switch()
+        .Annotation(title=_("Kết quả phê duyệt"))
+        .Case(this.end, act.process.signed_off)
+        .Case(this.review, act.process.returned_to_office)
+        .Default(this.lead_split)
+    )
+
+    end = flow.End().Annotation(title=_("Hoàn thành"))
+
+    def start_process(self, activation: Any, **kwargs: Any) -> TaskProcess:
+        return services.process_start(activation=activation, **kwargs)

@@ -1,0 +1,119 @@
+"""Forms of the step page and the launch page; labels and messages in Vietnamese."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from plans.models import Plan, PlanTask, ReportingPeriod
+from workflow.models import Step
+
+TEXT_LIMIT = 20_000
+
+
+def _text(label: str, required: bool = False, help_text: str = "") -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=required,
+        max_length=TEXT_LIMIT,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text=help_text,
+    )
+
+
+class LeadReportForm(forms.Form):
+    result = _text("Kết quả thực hiện")
+    self_assessment = forms.ChoiceField(
+        label="Tự đánh giá", choices=[("", "— Chọn —"), *Step.SelfAssessment.choices], required=False
+    )
+    explanation = _text("Giải trình", help_text="Bắt buộc khi không có tài liệu kiểm chứng.")
+
+
+class PartnerInputForm(forms.Form):
+    result = _text("Ý kiến phối hợp")
+    no_opinion = forms.BooleanField(label="Không có ý kiến", required=False)
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(
+        label="Kết quả thẩm định",
+        choices=[
+            (Step.Decision.APPROVE, "Đạt – trình Lãnh đạo Sở"),
+            (Step.Decision.RETURN_LEAD, "Trả lại đơn vị chủ trì"),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    reason = _text("Lý do trả lại")
+    ask_partners_again = forms.BooleanField(label="Xin lại ý kiến các cơ quan phối hợp", required=False)
+
+
+class SignOffForm(forms.Form):
+    decision = forms.ChoiceField(
+        label="Quyết định",
+        choices=[
+            (Step.Decision.APPROVE, "Phê duyệt"),
+            (Step.Decision.RETURN_OFFICE, "Trả lại Văn phòng Sở"),
+            (Step.Decision.RETURN_LEAD, "Trả lại đơn vị chủ trì"),
+        ],
+        widget=forms.RadioSelect,
+        required=False,
+    )
+    reason = _text("Lý do trả lại")
+
+
+STEP_FORMS: dict[str, type[forms.Form]] = {
+    Step.Kind.LEAD: LeadReportForm,
+    Step.Kind.PARTNER: PartnerInputForm,
+    Step.Kind.REVIEW: ReviewForm,
+    Step.Kind.SIGN_OFF: SignOffForm,
+}
+
+
+def step_form(step: Step, data: Any = None) -> forms.Form:
+    form_class = STEP_FORMS[step.kind]
+    initial = {name: getattr(step, name) for name in form_class.base_fields}
+    return form_class(data=data, initial=initial, prefix="report")
+
+
+class EvidenceForm(forms.Form):
+    file = forms.FileField(label="Tài liệu kiểm chứng", error_messages={"required": "Hãy chọn tệp."})
+
+
+class AssignForm(forms.Form):
+    assignee = forms.ModelChoiceField(label="Giao cho", queryset=None, empty_label="— Chọn người —")  # type: ignore[arg-type]
+
+    def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = members
+        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
+
+
+class LaunchForm(forms.Form):
+    plan = forms.ModelChoiceField(label="Kế hoạch", queryset=Plan.objects.all(), empty_label=None)
+    period = forms.ChoiceField(label="Kỳ báo cáo", choices=ReportingPeriod.Code.choices)
+    include_year_tasks = forms.BooleanField(
+        label="Kỳ 6 tháng: báo cáo cả các nhiệm vụ có thời hạn “Năm”", required=False
+    )
+    tasks = forms.ModelMultipleChoiceField(
+        label="Chỉ khởi tạo các nhiệm vụ sau (để trống: toàn bộ nhiệm vụ theo kỳ)",
+        queryset=PlanTask.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 8}),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        plan_id = self.data.get("plan") if self.is_bound else None
+        plan = (
+            Plan.objects.filter(pk=plan_id).first()
+            if plan_id and str(plan_id).isdigit()
+            else Plan.objects.first()
+        )
+        if plan is not None:
+            self.fields["plan"].initial = plan.pk
+            self.fields["tasks"].queryset = plan.tasks.select_related("criterion").order_by("position")
+            self.fields["tasks"].label_from_instance = lambda t: (
+                f"{t.key} – {t.task[:90]} ({t.timeline_text or 'không ghi thời hạn'})"
+            )

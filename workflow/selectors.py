@@ -1,0 +1,167 @@
+"""Reads: what the flow's gateways ask, and the lists people open all day.
+
+Every list selector returns a queryset that costs a fixed number of queries to render
+(select_related for the rows' parents, nothing per row).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from plans.models import Unit
+from plans.roles import roles_of
+from workflow.models import PeriodTask, Step
+
+# --- what the flow asks ------------------------------------------------------------------
+
+
+def lead_unit_ids(process: Any) -> list[int]:
+    return list(process.period_task.plan_task.lead_units.order_by("order", "pk").values_list("pk", flat=True))
+
+
+def partner_unit_ids(process: Any) -> list[int]:
+    plan_task = process.period_task.plan_task
+    leads = set(lead_unit_ids(process))
+    return [
+        pk
+        for pk in plan_task.partner_units.order_by("order", "pk").values_list("pk", flat=True)
+        if pk not in leads
+    ]
+
+
+def signoff_unit(process: Any) -> Unit | None:
+    """The unit whose overseeing deputy may sign off; None (director only) for several leads."""
+    leads = list(process.period_task.plan_task.lead_units.all()[:2])
+    return leads[0] if len(leads) == 1 else None
+
+
+# --- lists -------------------------------------------------------------------------------
+
+STEP_LIST_RELATED = (
+    "period_task__plan_task__criterion__section__appendix",
+    "period_task__period__plan",
+    "unit",
+    "assignee",
+    "submitted_by",
+)
+
+
+@dataclass(frozen=True)
+class StepFilters:
+    appendix: int | None = None
+    period: int | None = None
+    kind: str | None = None
+    overdue: bool = False
+
+    @classmethod
+    def from_query(cls, params: Any) -> StepFilters:
+        def as_int(name: str) -> int | None:
+            value = params.get(name, "")
+            return int(value) if value.isdigit() else None
+
+        kind = params.get("kind") or None
+        return cls(
+            appendix=as_int("appendix"),
+            period=as_int("period"),
+            kind=kind if kind in Step.Kind.values else None,
+            overdue=params.get("overdue") == "1",
+        )
+
+    def apply(self, qs: QuerySet[Step], today: datetime.date | None = None) -> QuerySet[Step]:
+        if self.appendix:
+            qs = qs.filter(period_task__plan_task__criterion__section__appendix__number=self.appendix)
+        if self.period:
+            qs = qs.filter(period_task__period_id=self.period)
+        if self.kind:
+            qs = qs.filter(kind=self.kind)
+        if self.overdue:
+            qs = qs.filter(state=Step.State.OPEN, due_date__lt=today or timezone.localdate())
+        return qs
+
+
+def _steps() -> QuerySet[Step]:
+    return Step.objects.select_related(*STEP_LIST_RELATED)
+
+
+def steps_assigned_to(user: Any) -> QuerySet[Step]:
+    """Việc của tôi: open steps assigned to the user."""
+    return _steps().filter(assignee=user, state=Step.State.OPEN).order_by("due_date", "pk")
+
+
+def steps_of_unit_queue(user: Any) -> QuerySet[Step]:
+    """Việc của đơn vị: open lead/partner steps of the user's unit (claimed or not)."""
+    unit = roles_of(user).unit
+    if unit is None:
+        return Step.objects.none()
+    return (
+        _steps()
+        .filter(unit=unit, state=Step.State.OPEN, kind__in=[Step.Kind.LEAD, Step.Kind.PARTNER])
+        .order_by("due_date", "pk")
+    )
+
+
+def steps_awaiting_approval(user: Any) -> QuerySet[Step]:
+    """Chờ phê duyệt: open review steps (office) and sign-off steps (leadership)."""
+    roles = roles_of(user)
+    condition = Q(pk__in=[])
+    if roles.is_office:
+        condition |= Q(kind=Step.Kind.REVIEW)
+    if roles.is_director:
+        condition |= Q(kind=Step.Kind.SIGN_OFF)
+    elif roles.is_deputy:
+        from guardian.shortcuts import get_objects_for_user
+
+        overseen = get_objects_for_user(user, "plans.sign_off_unit", klass=Unit, accept_global_perms=False)
+        condition |= Q(kind=Step.Kind.SIGN_OFF, unit__in=list(overseen.values_list("pk", flat=True)))
+    return _steps().filter(condition, state=Step.State.OPEN).order_by("due_date", "pk")
+
+
+def steps_done_by(user: Any) -> QuerySet[Step]:
+    """Đã xử lý: steps the user submitted, newest first."""
+    return _steps().filter(submitted_by=user).order_by("-submitted_at", "-pk")
+
+
+def unit_members(unit: Unit) -> QuerySet[Any]:
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(membership__unit=unit, is_active=True)
+        .order_by("last_name", "first_name", "username")
+    )
+
+
+def period_task_detail(pk: int) -> PeriodTask:
+    """One period task with everything its page shows, in a fixed number of queries."""
+    return (
+        PeriodTask.objects.select_related(
+            "plan_task__criterion__section__appendix",
+            "plan_task__criterion__group",
+            "period__plan",
+            "launched_by",
+        )
+        .prefetch_related("plan_task__lead_units", "plan_task__partner_units")
+        .get(pk=pk)
+    )
+
+
+def steps_of_period_task(period_task: PeriodTask) -> list[Step]:
+    from django.db.models import Prefetch
+
+    from workflow.models import Evidence
+
+    return list(
+        period_task.steps.select_related("unit", "assignee", "submitted_by", "task")
+        .prefetch_related(
+            Prefetch(
+                "evidence",
+                queryset=Evidence.objects.filter(removed_at__isnull=True).select_related("uploaded_by"),
+            )
+        )
+        .order_by("pk")
+    )

@@ -1,0 +1,517 @@
+"""Writes of the workflow: launch, claim, assign, save, submit, decide, evidence.
+
+Each public function is keyword-only, runs in one transaction and, for anything that
+moves a process, inside the flow's process lock; it re-reads the step under the lock,
+so the loser of a race gets ``StepConflict`` (a clear message), never a second
+successor. Mail goes out after commit.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mass_mail
+from django.db import connection, transaction
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+from viewflow.workflow.status import STATUS
+
+from plans.models import Plan, PlanTask, ReportingPeriod, Unit
+from workflow import access
+from workflow.audit import audit_record
+from workflow.models import Evidence, Notification, PeriodTask, Stage, Step, TaskProcess
+
+User = get_user_model()
+
+
+class StepConflict(Exception):
+    """Someone else acted on the step first; the message says so in Vietnamese."""
+
+    def __init__(self, message: str = "Bước này vừa được người khác xử lý. Vui lòng tải lại trang.") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def _flow() -> Any:
+    from workflow.flows import ReportFlow
+
+    return ReportFlow
+
+
+def step_due_date(*, period: ReportingPeriod, kind: str) -> datetime.date:
+    return period.deadline + datetime.timedelta(days=settings.STEP_DUE_OFFSETS[kind])
+
+
+def _notify(users: Iterable[Any], *, message: str, step: Step | None = None, url: str = "") -> None:
+    """In-app notifications now, in this transaction; the mail after commit."""
+    users = [u for u in users if u.is_active]
+    if not users:
+        return
+    Notification.objects.bulk_create(
+        [Notification(user=u, step=step, message=message, url=url) for u in users]
+    )
+    mails = [
+        (f"[CCHC] {message[:120]}", f"{message}\n\n{url}", settings.DEFAULT_FROM_EMAIL, [u.email])
+        for u in users
+        if u.email
+    ]
+    if mails:
+        transaction.on_commit(lambda: send_mass_mail(mails, fail_silently=True))
+
+
+def _step_url(step: Step) -> str:
+    return reverse("workflow:step", args=[step.pk])
+
+
+def _people_for_step(step: Step) -> list[Any]:
+    """Who should hear that a step arrived: the unit's members, the office, or the signers."""
+    from plans import roles
+
+    if step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER):
+        return list(User.objects.filter(membership__unit_id=step.unit_id, is_active=True))
+    if step.kind == Step.Kind.REVIEW:
+        return list(User.objects.filter(groups__name=roles.OFFICE_REVIEWER, is_active=True).distinct())
+    signers = User.objects.filter(groups__name=roles.DIRECTOR, is_active=True)
+    if step.unit_id:
+        from guardian.models import UserObjectPermission
+
+        deputy_ids = UserObjectPermission.objects.filter(
+            permission__codename="sign_off_unit", object_pk=str(step.unit_id)
+        ).values_list("user_id", flat=True)
+        signers = signers | User.objects.filter(pk__in=list(deputy_ids), is_active=True)
+    return list(signers.distinct())
+
+
+# --- the flow's hooks (called by nodes and the start handle) ----------------------------
+
+
+def process_start(
+    *, activation: Any, plan_task: PlanTask, period: ReportingPeriod, actor: Any
+) -> TaskProcess:
+    """Start handle: create the PeriodTask record that every later step hangs on."""
+    process = activation.process
+    has_partners = plan_task.partner_units.exclude(pk__in=plan_task.lead_units.all()).exists()
+    process.needs_partner_input = has_partners
+    process.save()
+    period_task = PeriodTask.objects.create(
+        plan_task=plan_task, period=period, process=process, launched_by=actor
+    )
+    audit_record(
+        actor=actor,
+        action="launch",
+        period_task=period_task,
+        data={"plan_task": plan_task.pk, "period": period.code, "task": plan_task.task[:200]},
+    )
+    return process
+
+
+def step_record_create(*, activation: Any) -> Step:
+    """A human task was created: record its Step, move the stage, tell the people concerned."""
+    task = activation.task
+    kind = task.flow_task.step_kind
+    period_task = PeriodTask.objects.select_related("period", "plan_task").get(process_id=task.process_id)
+    unit_id = task.data.get("unit_id")
+    if kind == Step.Kind.SIGN_OFF:
+        unit_id = task.owner_permission_obj_pk and int(task.owner_permission_obj_pk)
+    step = Step.objects.create(
+        task=task,
+        period_task=period_task,
+        kind=kind,
+        unit_id=unit_id or None,
+        round=period_task.round,
+        due_date=step_due_date(period=period_task.period, kind=kind),
+    )
+    if period_task.stage != kind:
+        PeriodTask.objects.filter(pk=period_task.pk).update(stage=kind)
+    label = step.get_kind_display()
+    unit = f" ({step.unit.name})" if step.unit_id else ""
+    _notify(
+        _people_for_step(step),
+        message=f"Việc mới – {label}{unit}: {period_task.plan_task.task[:150]} – kỳ {period_task.period.label}",
+        step=step,
+        url=_step_url(step),
+    )
+    return step
+
+
+# --- launching ---------------------------------------------------------------------------
+
+
+@dataclass
+class LaunchResult:
+    started: list[PeriodTask] = field(default_factory=list)
+    skipped: int = 0
+
+
+def tasks_for_period(*, plan: Plan, period: ReportingPeriod) -> list[PlanTask]:
+    """The plan tasks a whole-period launch starts: ongoing ones always, "Năm" ones in the
+    annual period (and in 6 tháng if the office chose so); event-driven ones by hand."""
+    kinds = [PlanTask.TimelineKind.ONGOING]
+    if period.code == ReportingPeriod.Code.Y or period.include_year_tasks:
+        kinds.append(PlanTask.TimelineKind.YEAR)
+    return list(plan.tasks.filter(timeline_kind__in=kinds).order_by("position"))
+
+
+def launch_preview(
+    *, plan: Plan, period: ReportingPeriod, plan_tasks: list[PlanTask] | None = None
+) -> tuple[int, int]:
+    """(how many would start, how many already run in the period)."""
+    candidates = plan_tasks if plan_tasks is not None else tasks_for_period(plan=plan, period=period)
+    existing = set(
+        PeriodTask.objects.filter(period=period, plan_task__in=candidates).values_list(
+            "plan_task_id", flat=True
+        )
+    )
+    return len([t for t in candidates if t.pk not in existing]), len(existing)
+
+
+def _launch_lock(period: ReportingPeriod) -> None:
+    """Serialise launches of one period (PostgreSQL; SQLite serialises every writer)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [7_240_018, period.pk])
+
+
+@transaction.atomic
+def period_launch(
+    *, period: ReportingPeriod, actor: Any, plan_tasks: list[PlanTask] | None = None
+) -> LaunchResult:
+    """Start one process per plan task for the period; never two for the same task and period."""
+    if not actor.has_perm("workflow.launch_taskprocess"):
+        raise PermissionDenied("Chỉ Văn phòng Sở được khởi tạo kỳ báo cáo.")
+    _launch_lock(period)
+    candidates = plan_tasks if plan_tasks is not None else tasks_for_period(plan=period.plan, period=period)
+    for plan_task in candidates:
+        if plan_task.plan_id != period.plan_id:
+            raise ValidationError("Nhiệm vụ không thuộc kế hoạch của kỳ báo cáo.")
+        if not plan_task.lead_units.exists():
+            raise ValidationError(f"Nhiệm vụ “{plan_task.task[:80]}” chưa có đơn vị chủ trì.")
+    existing = set(
+        PeriodTask.objects.filter(period=period, plan_task__in=candidates).values_list(
+            "plan_task_id", flat=True
+        )
+    )
+    result = LaunchResult(skipped=len(existing))
+    flow = _flow()
+    for plan_task in candidates:
+        if plan_task.pk in existing:
+            continue
+        process = flow.start.run(plan_task=plan_task, period=period, actor=actor)
+        result.started.append(process.period_task)
+    return result
+
+
+# --- acting on a step ---------------------------------------------------------------------
+
+
+def _locked_step(step_id: int) -> tuple[Step, Any]:
+    """Re-read the step and its viewflow task after the process lock was taken."""
+    step = Step.objects.select_related("task", "period_task__period", "period_task__plan_task", "unit").get(
+        pk=step_id
+    )
+    step.task.refresh_from_db()
+    return step, step.task
+
+
+def _ensure_open(step: Step) -> None:
+    if step.state != Step.State.OPEN:
+        raise StepConflict()
+
+
+def step_claim(*, step_id: int, user: Any) -> Step:
+    """Nhận việc: the user takes an unassigned step of their unit (or office / leadership)."""
+    process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
+    with _flow().lock(process_id):
+        step, task = _locked_step(step_id)
+        _ensure_open(step)
+        if step.assignee_id is not None:
+            if step.assignee_id == user.pk:
+                return step
+            raise StepConflict("Bước này vừa được người khác nhận.")
+        if not access.may_claim(user, step):
+            raise PermissionDenied("Bạn không thể nhận bước này.")
+        activation = task.flow_task.activation_class(task)
+        activation.assign(user)
+        task.assigned = timezone.now()
+        task.save(update_fields=["assigned"])
+        step.assignee = user
+        step.save(update_fields=["assignee"])
+        audit_record(actor=user, action="claim", period_task=step.period_task, step=step)
+        return step
+
+
+def steps_claim(*, step_ids: Iterable[int], user: Any) -> tuple[int, int]:
+    """Bulk claim: (claimed, skipped because taken by someone else or not allowed)."""
+    claimed = skipped = 0
+    for step_id in step_ids:
+        try:
+            step_claim(step_id=step_id, user=user)
+            claimed += 1
+        except (StepConflict, PermissionDenied, Step.DoesNotExist):
+            skipped += 1
+    return claimed, skipped
+
+
+def step_assign(*, step_id: int, assignee: Any, actor: Any) -> Step:
+    """Giao việc / giao lại: the unit head hands the step to a member of the unit."""
+    process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
+    with _flow().lock(process_id):
+        step, task = _locked_step(step_id)
+        _ensure_open(step)
+        if not access.may_assign(actor, step):
+            raise PermissionDenied("Chỉ trưởng đơn vị được giao việc của đơn vị.")
+        if not access.may_assign_to(step, assignee):
+            raise ValidationError("Người được giao phải là thành viên của đơn vị.")
+        previous = step.assignee
+        activation = task.flow_task.activation_class(task)
+        if task.status == STATUS.NEW:
+            activation.assign(assignee)
+        else:
+            activation.reassign(user=assignee)
+        task.assigned = timezone.now()
+        task.save(update_fields=["assigned"])
+        step.assignee = assignee
+        step.save(update_fields=["assignee"])
+        audit_record(
+            actor=actor,
+            action="reassign" if previous else "assign",
+            period_task=step.period_task,
+            step=step,
+            data={"from": previous.username if previous else None, "to": assignee.username},
+        )
+        _notify(
+            [assignee],
+            message=f"Bạn được giao: {step.get_kind_display()} – {step.period_task.plan_task.task[:150]}",
+            step=step,
+            url=_step_url(step),
+        )
+        return step
+
+
+REPORT_FIELDS = {
+    Step.Kind.LEAD: ("result", "self_assessment", "explanation"),
+    Step.Kind.PARTNER: ("result", "no_opinion"),
+    Step.Kind.REVIEW: ("decision", "reason", "ask_partners_again"),
+    Step.Kind.SIGN_OFF: ("decision", "reason"),
+}
+
+
+def _apply(step: Step, data: dict[str, Any]) -> dict[str, object]:
+    before = step.snapshot()
+    for name in REPORT_FIELDS[step.kind]:
+        if name in data:
+            setattr(step, name, data[name])
+    return before
+
+
+def _ensure_executor(step: Step, user: Any) -> None:
+    _ensure_open(step)
+    if step.assignee_id != user.pk:
+        if step.assignee_id is None:
+            raise PermissionDenied("Hãy nhận việc trước khi thực hiện.")
+        raise StepConflict("Bước này đang do người khác thực hiện.")
+    if not access.may_execute(user, step):
+        raise PermissionDenied("Bạn không có quyền thực hiện bước này.")
+
+
+def step_save_draft(*, step_id: int, user: Any, data: dict[str, Any]) -> Step:
+    """Lưu nháp: keep the report as written so far; the step stays where it is."""
+    process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
+    with _flow().lock(process_id):
+        step, _task = _locked_step(step_id)
+        _ensure_executor(step, user)
+        before = _apply(step, data)
+        step.draft_saved_at = timezone.now()
+        step.save()
+        PeriodTask.objects.filter(pk=step.period_task_id, started_at__isnull=True).update(
+            started_at=timezone.now()
+        )
+        audit_record(
+            actor=user,
+            action="save_draft",
+            period_task=step.period_task,
+            step=step,
+            data={"before": before, "after": step.snapshot()},
+        )
+        return step
+
+
+def _validate_submission(step: Step) -> None:
+    errors: dict[str, str] = {}
+    if step.kind == Step.Kind.LEAD:
+        if not step.result.strip():
+            errors["result"] = "Hãy nhập kết quả thực hiện."
+        if not step.self_assessment:
+            errors["self_assessment"] = "Hãy chọn mức tự đánh giá."
+        if not step.evidence.filter(removed_at__isnull=True).exists() and not step.explanation.strip():
+            errors["explanation"] = "Chưa có tài liệu kiểm chứng: hãy đính kèm tệp hoặc viết giải trình."
+    elif step.kind == Step.Kind.PARTNER:
+        if not step.no_opinion and not step.result.strip():
+            errors["result"] = "Hãy nhập ý kiến phối hợp hoặc chọn “Không có ý kiến”."
+    else:
+        if step.decision not in (
+            [Step.Decision.APPROVE, Step.Decision.RETURN_LEAD]
+            if step.kind == Step.Kind.REVIEW
+            else Step.Decision.values
+        ):
+            errors["decision"] = "Hãy chọn quyết định."
+        elif step.decision != Step.Decision.APPROVE and not step.reason.strip():
+            errors["reason"] = "Trả lại phải nêu lý do."
+    if errors:
+        raise ValidationError(errors)
+
+
+def step_submit(*, step_id: int, user: Any, data: dict[str, Any]) -> Step:
+    """Gửi / quyết định: complete the step and move the process on, exactly once."""
+    process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
+    with _flow().lock(process_id):
+        step, task = _locked_step(step_id)
+        _ensure_executor(step, user)
+        before = _apply(step, data)
+        _validate_submission(step)
+        now = timezone.now()
+        step.state = Step.State.DONE
+        step.submitted_by = user
+        step.submitted_at = now
+        step.save()
+        period_task = step.period_task
+        if period_task.started_at is None:
+            PeriodTask.objects.filter(pk=period_task.pk).update(started_at=now)
+
+        process = TaskProcess.objects.get(pk=process_id)
+        action = {"lead": "submit", "partner": "partner_input"}.get(step.kind, "")
+        if step.kind == Step.Kind.REVIEW:
+            process.review_approved = step.decision == Step.Decision.APPROVE
+            action = "approve" if process.review_approved else "return"
+            if not process.review_approved:
+                has_partners = bool(_partner_ids(period_task))
+                process.needs_partner_input = has_partners and step.ask_partners_again
+                PeriodTask.objects.filter(pk=period_task.pk).update(round=F("round") + 1)
+        elif step.kind == Step.Kind.SIGN_OFF:
+            process.signoff_decision = step.decision
+            action = "sign_off" if step.decision == Step.Decision.APPROVE else "return"
+            if step.decision == Step.Decision.APPROVE:
+                PeriodTask.objects.filter(pk=period_task.pk).update(stage=Stage.DONE, completed_at=now)
+            else:
+                if step.decision == Step.Decision.RETURN_LEAD:
+                    process.needs_partner_input = False
+                PeriodTask.objects.filter(pk=period_task.pk).update(round=F("round") + 1)
+        process.save()
+
+        audit_record(
+            actor=user,
+            action=action,
+            period_task=period_task,
+            step=step,
+            reason=step.reason if step.decision and step.decision != Step.Decision.APPROVE else "",
+            data={
+                "before": before,
+                "after": step.snapshot(),
+                "evidence": list(
+                    step.evidence.filter(removed_at__isnull=True).values("original_name", "sha256")
+                ),
+            },
+        )
+        task = type(task).objects.get(pk=task.pk)  # a fresh task whose process is the saved one
+        activation = task.flow_task.activation_class(task)
+        activation.start(None)
+        activation.execute()
+        _notify_outcome(step)
+        return step
+
+
+def _partner_ids(period_task: PeriodTask) -> list[int]:
+    plan_task = period_task.plan_task
+    return list(
+        plan_task.partner_units.exclude(pk__in=plan_task.lead_units.all()).values_list("pk", flat=True)
+    )
+
+
+def _notify_outcome(step: Step) -> None:
+    """Tell the lead unit's people what the office or leadership decided."""
+    if step.kind not in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
+        return
+    period_task = step.period_task
+    lead_people = set(
+        Step.objects.filter(
+            period_task=period_task, kind=Step.Kind.LEAD, submitted_by__isnull=False
+        ).values_list("submitted_by", flat=True)
+    )
+    users = list(User.objects.filter(pk__in=lead_people))
+    task_text = period_task.plan_task.task[:150]
+    if step.decision == Step.Decision.APPROVE:
+        verb = (
+            "đã được Văn phòng Sở thẩm định đạt"
+            if step.kind == Step.Kind.REVIEW
+            else "đã được Lãnh đạo Sở phê duyệt"
+        )
+        _notify(users, message=f"Nhiệm vụ {verb}: {task_text}", step=step)
+    else:
+        _notify(users, message=f"Nhiệm vụ bị trả lại: {task_text}. Lý do: {step.reason[:200]}", step=step)
+
+
+# --- evidence ---------------------------------------------------------------------------
+
+
+def evidence_attach(*, step_id: int, user: Any, stored: Any) -> Evidence:
+    """Record a file already written to storage; the caller deletes it if this fails."""
+    process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
+    with _flow().lock(process_id):
+        step, _task = _locked_step(step_id)
+        _ensure_executor(step, user)
+        evidence = Evidence.objects.create(
+            step=step,
+            original_name=stored.original_name,
+            stored_name=stored.stored_name,
+            content_type=stored.content_type,
+            size=stored.size,
+            sha256=stored.sha256,
+            uploaded_by=user,
+        )
+        audit_record(
+            actor=user,
+            action="evidence_added",
+            period_task=step.period_task,
+            step=step,
+            data={"name": evidence.original_name, "sha256": evidence.sha256, "size": evidence.size},
+        )
+        return evidence
+
+
+def evidence_remove(*, evidence_id: int, user: Any) -> Evidence:
+    """Remove a file from a step still being written; the record and the file stay for the audit."""
+    evidence = Evidence.objects.select_related("step").get(pk=evidence_id)
+    process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=evidence.step_id)
+    with _flow().lock(process_id):
+        step, _task = _locked_step(evidence.step_id)
+        _ensure_executor(step, user)
+        evidence.refresh_from_db()
+        if evidence.removed_at is not None:
+            raise StepConflict("Tệp này đã được gỡ.")
+        evidence.removed_at = timezone.now()
+        evidence.removed_by = user
+        evidence.save(update_fields=["removed_at", "removed_by"])
+        audit_record(
+            actor=user,
+            action="evidence_removed",
+            period_task=step.period_task,
+            step=step,
+            data={"name": evidence.original_name, "sha256": evidence.sha256},
+        )
+        return evidence
+
+
+def unit_for_user(user: Any) -> Unit | None:
+    from plans.roles import roles_of
+
+    return roles_of(user).unit
