@@ -35,7 +35,6 @@ class TaskProcess(Process):
         verbose_name = _("quy trình")
         verbose_name_plural = _("quy trình")
         permissions = [
-            ("manage_taskprocess", _("Quản trị quy trình")),
             ("launch_taskprocess", _("Khởi tạo kỳ báo cáo")),
             ("review_taskprocess", _("Thẩm định kết quả (Văn phòng Sở)")),
             ("audit_taskprocess", _("Xem toàn bộ hồ sơ (kiểm tra, thẩm định)")),

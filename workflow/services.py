@@ -186,8 +186,11 @@ def _launch_lock(period: ReportingPeriod) -> None:
 def period_launch(
     *, period: ReportingPeriod, actor: Any, plan_tasks: list[PlanTask] | None = None
 ) -> LaunchResult:
-    """Start one process per plan task for the period; never two for the same task and period."""
-    if not actor.has_perm("workflow.launch_taskprocess"):
+    """Start one process per plan task for the period; never two for the same task and period.
+
+    ``actor`` None is the system (the ``launch_period`` command run by cron).
+    """
+    if actor is not None and not actor.has_perm("workflow.launch_taskprocess"):
         raise PermissionDenied("Chỉ Văn phòng Sở được khởi tạo kỳ báo cáo.")
     _launch_lock(period)
     candidates = plan_tasks if plan_tasks is not None else tasks_for_period(plan=period.plan, period=period)
@@ -515,3 +518,58 @@ def unit_for_user(user: Any) -> Unit | None:
     from plans.roles import roles_of
 
     return roles_of(user).unit
+
+
+# --- reminders --------------------------------------------------------------------------
+
+
+def _reminder_kind(due: datetime.date, today: datetime.date) -> str | None:
+    from workflow.models import Reminder
+
+    days_left = (due - today).days
+    if days_left < 0:
+        return Reminder.Kind.MISSED
+    return {7: Reminder.Kind.D7, 3: Reminder.Kind.D3, 1: Reminder.Kind.D1}.get(days_left)
+
+
+def reminders_send(*, today: datetime.date | None = None) -> int:
+    """Send the due reminders: 7, 3 and 1 days before a step's due date, and once when missed.
+
+    Each (step, kind) is recorded in ``Reminder`` under a unique constraint before the
+    notification is written, in the same transaction: running this any number of times,
+    even twice at once, sends each reminder once.
+    """
+    from django.db import IntegrityError
+    from django.db.models import Exists, OuterRef, Q
+
+    from workflow.models import Reminder
+
+    today = today or timezone.localdate()
+    days = [today + datetime.timedelta(days=d) for d in settings.REMINDER_DAYS]
+    candidates = (
+        Step.objects.filter(state=Step.State.OPEN)
+        .filter(Q(due_date__in=days) | Q(due_date__lt=today))
+        .annotate(missed_sent=Exists(Reminder.objects.filter(step=OuterRef("pk"), kind=Reminder.Kind.MISSED)))
+        .filter(missed_sent=False)
+        .select_related("period_task__plan_task", "period_task__period", "unit", "assignee")
+    )
+    sent = 0
+    for step in candidates.iterator():
+        kind = _reminder_kind(step.due_date, today)
+        if kind is None:
+            continue
+        try:
+            with transaction.atomic():
+                Reminder.objects.create(step=step, kind=kind)
+                people = [step.assignee] if step.assignee_id else _people_for_step(step)
+                text = step.period_task.plan_task.task[:150]
+                if kind == Reminder.Kind.MISSED:
+                    message = f"Quá hạn xử lý ({step.due_date:%d/%m/%Y}): {step.get_kind_display()} – {text}"
+                else:
+                    left = (step.due_date - today).days
+                    message = f"Còn {left} ngày đến hạn ({step.due_date:%d/%m/%Y}): {step.get_kind_display()} – {text}"
+                _notify(people, message=message, step=step, url=_step_url(step))
+        except IntegrityError:
+            continue  # another run sent it a moment ago
+        sent += 1
+    return sent

@@ -1,0 +1,234 @@
+"""Every path of the reporting flow, driven through the services (the pages have their own tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.factories import CriterionFactory, periods, plan_task
+from workflow import services
+from workflow.models import AuditEvent, PeriodTask, Step
+
+LEAD_REPORT = {
+    "result": "Đã triển khai",
+    "self_assessment": "done",
+    "explanation": "Chưa có tệp, xin giải trình",
+}
+
+
+def do(step: Step, user: Any, **data: Any) -> None:
+    services.step_claim(step_id=step.pk, user=user)
+    services.step_submit(step_id=step.pk, user=user, data=data)
+
+
+def open_steps(pt: PeriodTask) -> list[tuple[str, str | None]]:
+    return [
+        (s.kind, s.unit.short_name if s.unit else None) for s in pt.steps.filter(state="open").order_by("pk")
+    ]
+
+
+@pytest.fixture
+def launch(units, personas):
+    def _launch(lead: list[str], partners: list[str] = ()) -> PeriodTask:
+        criterion = CriterionFactory()
+        task = plan_task(criterion, lead=[units[u] for u in lead], partners=[units[u] for u in partners])
+        period = periods(criterion.section.appendix.plan)["Q1"]
+        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
+        return PeriodTask.objects.get(plan_task=task)
+
+    return _launch
+
+
+def test_task_without_partners_goes_straight_to_review(launch, personas):
+    pt = launch(["QLCN"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    assert open_steps(pt) == [("review", None)]
+    assert not pt.steps.filter(kind="partner").exists()
+
+
+def test_every_partner_unit_gets_its_own_step_and_review_waits_for_all(launch, personas):
+    pt = launch(["QLCN"], ["QLTM", "ATNL"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    assert open_steps(pt) == [("partner", "QLTM"), ("partner", "ATNL")]
+    do(pt.steps.get(kind="partner", unit__short_name="QLTM"), personas["other_staff"], result="Nhất trí")
+    assert open_steps(pt) == [("partner", "ATNL")]
+    do(pt.steps.get(kind="partner", unit__short_name="ATNL"), personas["atnl_staff"], no_opinion=True)
+    assert open_steps(pt) == [("review", None)]
+
+
+def test_every_unit_as_lead_gives_each_unit_a_lead_step_joined_before_review(launch, personas, units):
+    pt = launch(list(units))
+    assert sorted(u for _, u in open_steps(pt)) == sorted(units)
+    leads = {s.unit.short_name: s for s in pt.steps.filter(kind="lead")}
+    do(leads["QLCN"], personas["staff"], **LEAD_REPORT)
+    do(leads["QLTM"], personas["other_staff"], **LEAD_REPORT)
+    assert not pt.steps.filter(kind="review").exists()
+    from django.contrib.auth import get_user_model
+
+    from plans import organisation
+
+    for short, step in leads.items():
+        step.refresh_from_db()
+        if step.state == "open":
+            user = get_user_model().objects.create_user(f"u_{short}")
+            organisation.membership_set(user=user, unit=step.unit, role="staff")
+            do(step, user, **LEAD_REPORT)
+    assert open_steps(pt) == [("review", None)]
+    # Several leads: only the director (no single unit to oversee) signs off.
+    do(pt.steps.get(kind="review"), personas["office_reviewer"], decision="approve", reason="")
+    sign = pt.steps.get(kind="sign_off")
+    assert sign.unit is None
+    with pytest.raises(services.PermissionDenied):
+        services.step_claim(step_id=sign.pk, user=personas["deputy"])
+    do(sign, personas["director"], decision="approve", reason="")
+    pt.refresh_from_db()
+    assert pt.stage == "done"
+
+
+def test_return_at_review_sends_the_task_back_to_the_lead_with_the_reason(launch, personas):
+    pt = launch(["QLCN"], ["QLTM"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    do(pt.steps.get(kind="partner"), personas["other_staff"], result="Nhất trí")
+    do(
+        pt.steps.get(kind="review"),
+        personas["office_reviewer"],
+        decision="lead",
+        reason="Thiếu số liệu",
+        ask_partners_again=False,
+    )
+    pt.refresh_from_db()
+    assert pt.round == 2
+    assert open_steps(pt) == [("lead", "QLCN")]
+    first, second = pt.steps.filter(kind="lead").order_by("pk")
+    assert (first.result, first.state, second.round, second.result) == ("Đã triển khai", "done", 2, "")
+    event = AuditEvent.objects.get(action="return")
+    assert event.reason == "Thiếu số liệu"
+    # Partners not asked again: the rework goes straight to review.
+    do(second, personas["staff"], **{**LEAD_REPORT, "result": "Đã bổ sung số liệu"})
+    assert open_steps(pt) == [("review", None)]
+    assert pt.steps.filter(kind="partner").count() == 1
+
+
+def test_return_at_review_can_ask_partners_again(launch, personas):
+    pt = launch(["QLCN"], ["QLTM"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    do(pt.steps.get(kind="partner"), personas["other_staff"], result="Nhất trí")
+    do(
+        pt.steps.get(kind="review"),
+        personas["office_reviewer"],
+        decision="lead",
+        reason="Làm lại",
+        ask_partners_again=True,
+    )
+    do(pt.steps.filter(kind="lead").last(), personas["staff"], **LEAD_REPORT)
+    assert open_steps(pt) == [("partner", "QLTM")]
+
+
+def test_sign_off_can_return_to_the_office(launch, personas):
+    pt = launch(["QLCN"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    do(pt.steps.get(kind="review"), personas["office_reviewer"], decision="approve", reason="")
+    do(pt.steps.get(kind="sign_off"), personas["director"], decision="office", reason="Xem lại đánh giá")
+    assert open_steps(pt) == [("review", None)]
+    do(pt.steps.filter(kind="review").last(), personas["office_reviewer"], decision="approve", reason="")
+    do(pt.steps.filter(kind="sign_off").last(), personas["deputy"], decision="approve", reason="")
+    pt.refresh_from_db()
+    assert (pt.stage, pt.process.status) == ("done", "DONE")
+
+
+def test_sign_off_can_return_to_the_lead(launch, personas):
+    pt = launch(["QLCN"], ["QLTM"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    do(pt.steps.get(kind="partner"), personas["other_staff"], result="Nhất trí")
+    do(pt.steps.get(kind="review"), personas["office_reviewer"], decision="approve", reason="")
+    do(pt.steps.get(kind="sign_off"), personas["director"], decision="lead", reason="Chưa đạt mục tiêu")
+    assert open_steps(pt) == [("lead", "QLCN")]
+    do(pt.steps.filter(kind="lead").last(), personas["staff"], **LEAD_REPORT)
+    assert open_steps(pt) == [("review", None)]
+
+
+def test_return_requires_a_reason(launch, personas):
+    pt = launch(["QLCN"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    review = pt.steps.get(kind="review")
+    services.step_claim(step_id=review.pk, user=personas["office_reviewer"])
+    with pytest.raises(services.ValidationError) as error:
+        services.step_submit(
+            step_id=review.pk, user=personas["office_reviewer"], data={"decision": "lead", "reason": " "}
+        )
+    assert error.value.message_dict == {"reason": ["Trả lại phải nêu lý do."]}
+    assert open_steps(pt) == [("review", None)]
+
+
+def test_unit_head_assigns_and_reassigns_within_the_unit(launch, personas, make_user):
+    pt = launch(["QLCN"])
+    lead = pt.steps.get(kind="lead")
+    colleague = make_user("qlcn_cv2", unit="QLCN")
+    services.step_assign(step_id=lead.pk, assignee=personas["staff"], actor=personas["unit_head"])
+    services.step_assign(step_id=lead.pk, assignee=colleague, actor=personas["unit_head"])
+    lead.refresh_from_db()
+    assert lead.assignee == colleague
+    assert lead.task.owner == colleague
+    assert list(AuditEvent.objects.filter(step=lead).values_list("action", flat=True)) == [
+        "assign",
+        "reassign",
+    ]
+    with pytest.raises(services.StepConflict):
+        services.step_submit(step_id=lead.pk, user=personas["staff"], data=LEAD_REPORT)
+    services.step_submit(step_id=lead.pk, user=colleague, data=LEAD_REPORT)
+    assert open_steps(pt) == [("review", None)]
+
+
+def test_staff_cannot_assign_and_head_cannot_assign_outside_the_unit(launch, personas):
+    pt = launch(["QLCN"])
+    lead = pt.steps.get(kind="lead")
+    with pytest.raises(services.PermissionDenied):
+        services.step_assign(step_id=lead.pk, assignee=personas["staff"], actor=personas["staff"])
+    with pytest.raises(services.ValidationError):
+        services.step_assign(step_id=lead.pk, assignee=personas["other_staff"], actor=personas["unit_head"])
+
+
+def test_launch_is_idempotent(units, personas):
+    criterion = CriterionFactory()
+    tasks = [plan_task(criterion, lead=[units["QLCN"]]) for _ in range(3)]
+    plan_task(criterion, lead=[units["QLCN"]], timeline_kind="year")
+    plan_task(criterion, lead=[units["QLCN"]], timeline_kind="policy")
+    period_q1 = periods(criterion.section.appendix.plan)["Q1"]
+    first = services.period_launch(period=period_q1, actor=personas["office_reviewer"])
+    second = services.period_launch(period=period_q1, actor=personas["office_reviewer"])
+    assert (len(first.started), first.skipped) == (3, 0)
+    assert (len(second.started), second.skipped) == (0, 3)
+    assert PeriodTask.objects.filter(period=period_q1).count() == 3
+    assert {pt.plan_task_id for pt in PeriodTask.objects.all()} == {t.pk for t in tasks}
+    year = periods(criterion.section.appendix.plan)["Y"]
+    assert len(services.period_launch(period=year, actor=personas["office_reviewer"]).started) == 4
+
+
+def test_only_the_office_launches(units, personas):
+    criterion = CriterionFactory()
+    plan_task(criterion, lead=[units["QLCN"]])
+    period = periods(criterion.section.appendix.plan)["Q1"]
+    for who in ("staff", "unit_head", "director", "auditor"):
+        with pytest.raises(services.PermissionDenied):
+            services.period_launch(period=period, actor=personas[who])
+    assert PeriodTask.objects.count() == 0
+
+
+def test_a_completed_task_is_bucketed_against_the_period_deadline(launch, personas, time_machine):
+    import datetime
+
+    time_machine.move_to(datetime.datetime(2024, 3, 1, 9, 0, tzinfo=datetime.UTC))
+    pt = launch(["QLCN"])
+    from workflow.models import Bucket
+
+    assert pt.bucket() == Bucket.NOT_STARTED
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    pt.refresh_from_db()
+    assert pt.bucket() == Bucket.OPEN_IN_TIME
+    assert pt.bucket(today=datetime.date(2024, 3, 11)) == Bucket.OPEN_OVERDUE
+    do(pt.steps.get(kind="review"), personas["office_reviewer"], decision="approve", reason="")
+    time_machine.move_to(datetime.datetime(2024, 3, 12, 9, 0, tzinfo=datetime.UTC))
+    do(pt.steps.get(kind="sign_off"), personas["director"], decision="approve", reason="")
+    pt.refresh_from_db()
+    assert pt.bucket() == Bucket.DONE_LATE
