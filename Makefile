@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SEED := plans/seed/ke-hoach-cchc-2024-phu-luc.txt
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: run serve install check-system migrate seed test test-sqlite test-postgres lint check bench e2e clean
+.PHONY: messages run serve install check-system migrate seed test test-sqlite test-postgres lint check bench e2e clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null || { echo "Thiếu Python 3.11: cài gói python3.11 và python3.11-venv."; exit 1; }
@@ -52,3 +52,13 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var
+
+# Rebuild the Vietnamese catalogue: the project's strings (written in Vietnamese, so each
+# translates to itself) merged with viewflow's and guardian's translations (docs/translation.md).
+messages: install
+	$(BIN)/python manage.py makemessages -l vi --no-obsolete --ignore=.venv --ignore=var -v0
+	msgen --no-wrap locale/vi/LC_MESSAGES/django.po | msgattrib --clear-fuzzy -o /tmp/cchc-own.vi.po
+	msggrep -v -K -E -e '^Please correct the error below\.$$' locale/vi/viewflow.po -o /tmp/cchc-viewflow.vi.po
+	msgcat --use-first /tmp/cchc-own.vi.po locale/vi/guardian.po /tmp/cchc-viewflow.vi.po -o locale/vi/LC_MESSAGES/django.po
+	sed -i -e 's/^"Language: \\n"/"Language: vi\\n"/' -e 's/^"Language-Team: .*"/"Language-Team: CCHC <dev@sct.local>\\n"/' locale -e 's/^"Last-Translator: .*"/"Last-Translator: CCHC <dev@sct.local>\\n"/' locale/vi/LC_MESSAGES/django.po
+	msgfmt --check --statistics -o /dev/null locale/vi/LC_MESSAGES/django.po
