@@ -60,5 +60,5 @@ messages: install
 	msgen --no-wrap locale/vi/LC_MESSAGES/django.po | msgattrib --clear-fuzzy -o /tmp/cchc-own.vi.po
 	msggrep -v -K -E -e '^Please correct the error below\.$$' locale/vi/viewflow.po -o /tmp/cchc-viewflow.vi.po
 	msgcat --use-first /tmp/cchc-own.vi.po locale/vi/guardian.po /tmp/cchc-viewflow.vi.po -o locale/vi/LC_MESSAGES/django.po
-	sed -i -e 's/^"Language: \\n"/"Language: vi\\n"/' -e 's/^"Language-Team: .*"/"Language-Team: CCHC <dev@sct.local>\\n"/' locale -e 's/^"Last-Translator: .*"/"Last-Translator: CCHC <dev@sct.local>\\n"/' locale/vi/LC_MESSAGES/django.po
+	sed -i -e 's/^"Language: \\n"/"Language: vi\\n"/' -e 's/^"Language-Team: .*"/"Language-Team: CCHC <dev@sct.local>\\n"/' -e 's/^"Last-Translator: .*"/"Last-Translator: CCHC <dev@sct.local>\\n"/' locale/vi/LC_MESSAGES/django.po
 	msgfmt --check --statistics -o /dev/null locale/vi/LC_MESSAGES/django.po
