@@ -32,7 +32,9 @@ def make_user(units: dict[str, Unit]) -> Callable[..., Any]:
         role: str | None = None,
         oversees: tuple[str, ...] = (),
     ) -> Any:
-        user = User.objects.create_user(username=username, password="pw-test-123", first_name=username)
+        user = User.objects.create_user(
+            username=username, password="pw-test-123", first_name=username, email=f"{username}@sct.local"
+        )
         if unit:
             organisation.membership_set(
                 user=user, unit=units[unit], role=Membership.Role.HEAD if head else Membership.Role.STAFF

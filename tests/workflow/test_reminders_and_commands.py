@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import datetime
+from io import StringIO
+
+import pytest
+from django.core import mail
+from django.core.management import CommandError, call_command
+
+from tests.factories import CriterionFactory, periods, plan_task
+from workflow import services
+from workflow.models import Notification, PeriodTask, Reminder
+
+
+@pytest.fixture
+def lead_step(units, personas):
+    criterion = CriterionFactory()
+    task = plan_task(criterion, lead=[units["QLCN"]])
+    period = periods(criterion.section.appendix.plan)["Q1"]  # deadline 10/03/2024, lead due 04/03/2024
+    services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
+    return PeriodTask.objects.get(plan_task=task).steps.get(kind="lead")
+
+
+def reminders_on(day: datetime.date) -> list[str]:
+    services.reminders_send(today=day)
+    return sorted(Reminder.objects.values_list("kind", flat=True))
+
+
+def test_reminders_go_out_7_3_1_days_before_and_when_missed_once_each(lead_step, personas):
+    assert lead_step.due_date == datetime.date(2024, 3, 4)
+    assert reminders_on(datetime.date(2024, 2, 20)) == []
+    assert reminders_on(datetime.date(2024, 2, 26)) == ["d7"]
+    assert reminders_on(datetime.date(2024, 2, 26)) == ["d7"]  # same day again: nothing new
+    assert reminders_on(datetime.date(2024, 3, 1)) == ["d3", "d7"]
+    assert reminders_on(datetime.date(2024, 3, 3)) == ["d1", "d3", "d7"]
+    assert reminders_on(datetime.date(2024, 3, 5)) == ["d1", "d3", "d7", "missed"]
+    assert reminders_on(datetime.date(2024, 3, 9)) == ["d1", "d3", "d7", "missed"]
+    texts = list(
+        Notification.objects.filter(user=personas["staff"], message__startswith=("Còn")).values_list(
+            "message", flat=True
+        )
+    )
+    assert len(texts) == 3
+
+
+def test_reminder_goes_to_the_assignee_once_claimed(lead_step, personas, django_capture_on_commit_callbacks):
+    services.step_claim(step_id=lead_step.pk, user=personas["staff"])
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = services.reminders_send(today=datetime.date(2024, 3, 3))
+    assert sent == 1
+    note = Notification.objects.filter(message__startswith="Còn 1 ngày").get()
+    assert note.user == personas["staff"]
+    assert [m.to for m in mail.outbox] == [["qlcn_cv@sct.local"]]
+
+
+def test_done_steps_get_no_reminder(lead_step, personas):
+    services.step_claim(step_id=lead_step.pk, user=personas["staff"])
+    services.step_submit(
+        step_id=lead_step.pk,
+        user=personas["staff"],
+        data={"result": "x", "self_assessment": "done", "explanation": "y"},
+    )
+    services.reminders_send(today=datetime.date(2024, 3, 3))
+    assert not Reminder.objects.filter(step=lead_step).exists()
+
+
+def test_send_reminders_command_reports_the_count(lead_step, time_machine):
+    time_machine.move_to(datetime.datetime(2024, 2, 26, 8, 0, tzinfo=datetime.UTC))
+    out = StringIO()
+    call_command("send_reminders", stdout=out)
+    call_command("send_reminders", stdout=out)
+    assert out.getvalue().splitlines() == ["Đã gửi 1 nhắc hạn.", "Đã gửi 0 nhắc hạn."]
+
+
+def test_launch_period_command_is_idempotent(units):
+    criterion = CriterionFactory()
+    plan_task(criterion, lead=[units["QLCN"]])
+    plan_task(criterion, lead=[units["QLTM"]], timeline_kind="year")
+    out = StringIO()
+    call_command("launch_period", "--period", "Q1", stdout=out)
+    call_command("launch_period", "--period", "Q1", stdout=out)
+    call_command("launch_period", "--period", "Y", stdout=out)
+    assert out.getvalue().splitlines() == [
+        "Kỳ Quý I/2024: khởi tạo 1 quy trình, bỏ qua 0 đã có.",
+        "Kỳ Quý I/2024: khởi tạo 0 quy trình, bỏ qua 1 đã có.",
+        "Kỳ Năm/2024: khởi tạo 2 quy trình, bỏ qua 0 đã có.",
+    ]
+
+
+def test_launch_period_without_a_plan_says_so(db):
+    with pytest.raises(CommandError, match="Không tìm thấy kế hoạch"):
+        call_command("launch_period", "--period", "Q1")
+
+
+def test_step_arrival_notifies_the_unit_and_mails_after_commit(
+    units, personas, django_capture_on_commit_callbacks
+):
+    criterion = CriterionFactory()
+    task = plan_task(criterion, lead=[units["QLCN"]])
+    period = periods(criterion.section.appendix.plan)["Q1"]
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
+    assert mail.outbox == []  # nothing is mailed before the transaction commits
+    assert set(Notification.objects.values_list("user__username", flat=True)) == {"qlcn_cv", "qlcn_tp"}
+    for callback in callbacks:
+        callback()
+    assert sorted(addr for m in mail.outbox for addr in m.to) == ["qlcn_cv@sct.local", "qlcn_tp@sct.local"]
