@@ -1,0 +1,411 @@
+"""The plan page and the plan file import (upload -> preview -> confirm) through the test client."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db.models import Model
+from django.test import Client
+from django.urls import reverse
+
+from plans.models import Appendix, Criterion, CriterionGroup, Plan, PlanTask, ReportingPeriod, Section
+from workflow.models import AuditEvent
+
+SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
+SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()
+SEED_DOCX = (SEED / "ke-hoach-cchc-2024-phu-luc.docx").read_bytes()
+UPLOAD = reverse("plans:upload")
+PREVIEW = reverse("plans:upload_preview")
+CONFIRM = reverse("plans:upload_confirm")
+CANCEL = reverse("plans:upload_cancel")
+PLAN_TABLES: list[type[Model]] = [
+    Plan,
+    Appendix,
+    Section,
+    CriterionGroup,
+    Criterion,
+    PlanTask,
+    ReportingPeriod,
+    AuditEvent,
+]
+UNKNOWN_UNIT_TXT = (
+    SEED_TXT.decode("utf-8")
+    .replace(
+        "\tPhòng Quản lý công nghiệp\n\tCác phòng, đơn vị thuộc sở",
+        "\tSở Tài chính\n\tCác phòng, đơn vị thuộc sở",
+    )
+    .encode("utf-8")
+)
+
+
+@pytest.fixture(autouse=True)
+def var_dir(settings: Any, tmp_path: Path) -> Path:
+    """Uploads go to a fresh var/ per test; personas get a fast password hasher."""
+    settings.VAR_DIR = tmp_path
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    return tmp_path
+
+
+def uploads(var_dir: Path) -> list[str]:
+    directory = var_dir / "uploads"
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+def nothing_written() -> bool:
+    return all(model.objects.count() == 0 for model in PLAN_TABLES)
+
+
+def login(client: Client, user: Any) -> Client:
+    client.force_login(user)
+    return client
+
+
+def upload(client: Client, data: bytes, name: str = "ke-hoach.txt", **extra: Any) -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return client.post(UPLOAD, {"file": SimpleUploadedFile(name, data), **extra})
+
+
+def file_errors(response: Any) -> list[str]:
+    return list(response.context["form"].errors.get("file", []))
+
+
+# --- Who may import ---------------------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_login_from_the_plan_and_the_upload(client: Client, db: Any) -> None:
+    for url in (reverse("plans:plan"), UPLOAD, PREVIEW):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+    response = client.post(UPLOAD, {})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_office_reviewer_sees_the_upload_form(client: Client, personas: dict[str, Any]) -> None:
+    response = login(client, personas["office_reviewer"]).get(UPLOAD)
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert 'data-busy="Đang đọc tệp…"' in content
+    assert 'enctype="multipart/form-data"' in content
+    assert "Tệp kế hoạch (.docx hoặc .txt)" in content
+
+
+@pytest.mark.parametrize("persona", ["staff", "unit_head", "director", "deputy", "auditor"])
+def test_everyone_else_gets_403_on_every_import_step(
+    client: Client, personas: dict[str, Any], persona: str, var_dir: Path
+) -> None:
+    login(client, personas[persona])
+    assert client.get(UPLOAD).status_code == 403
+    assert upload(client, SEED_TXT).status_code == 403
+    assert client.get(PREVIEW).status_code == 403
+    assert client.post(CONFIRM).status_code == 403
+    assert client.post(CANCEL).status_code == 403
+    assert nothing_written()
+    assert uploads(var_dir) == []
+
+
+# --- Bad files --------------------------------------------------------------------------------
+
+BAD_FILES = [
+    pytest.param(b"", "ke-hoach.txt", "Tệp rỗng: không có nội dung để nhập.", id="empty"),
+    pytest.param(
+        SEED_TXT, "ke-hoach.pdf", "Chỉ nhận tệp Word (.docx) hoặc văn bản (.txt", id="wrong-extension"
+    ),
+    pytest.param(
+        SEED_DOCX, "ke-hoach.txt", "Tệp có đuôi .txt nhưng nội dung là tệp nén", id="docx-named-txt"
+    ),
+    pytest.param(
+        SEED_TXT[:120] + b"\xc3\x28" + SEED_TXT[120:],
+        "ke-hoach.txt",
+        "Tệp không phải văn bản UTF-8. Hãy lưu lại văn bản với mã UTF-8 rồi tải lên lại.",
+        id="invalid-utf8",
+    ),
+    pytest.param(
+        SEED_TXT.decode("utf-8").encode("utf-16"),
+        "ke-hoach.txt",
+        "Tệp đang ở mã UTF-16; hãy lưu lại văn bản với mã UTF-8 rồi tải lên lại.",
+        id="utf16",
+    ),
+    pytest.param(
+        SEED_DOCX[: len(SEED_DOCX) // 2],
+        "ke-hoach.docx",
+        "Tệp .docx bị hỏng hoặc không trọn vẹn (thiếu phần cuối của tệp nén).",
+        id="truncated-docx",
+    ),
+    pytest.param(b"Xin chao", "ke-hoach.txt", "Không tìm thấy phụ lục nào trong tệp", id="no-appendix"),
+]
+
+
+@pytest.mark.parametrize(("data", "name", "message"), BAD_FILES)
+def test_bad_upload_is_refused_with_a_vietnamese_message_and_nothing_written(
+    client: Client, personas: dict[str, Any], var_dir: Path, data: bytes, name: str, message: str
+) -> None:
+    # given the office reviewer
+    login(client, personas["office_reviewer"])
+    # when they upload a bad file
+    response = upload(client, data, name)
+    # then the form says why, with HTTP 400, and nothing is kept
+    assert response.status_code == 400
+    errors = file_errors(response)
+    assert len(errors) == 1
+    assert errors[0].startswith(message)
+    assert message in response.content.decode()
+    assert nothing_written()
+    assert uploads(var_dir) == []
+    assert "plan_upload" not in client.session
+
+
+def test_too_large_upload_is_refused_before_any_parser_runs(
+    client: Client, personas: dict[str, Any], var_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def parser_must_not_run(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the parser ran")
+
+    monkeypatch.setattr("plans.views.parse_plan_file", parser_must_not_run)
+    login(client, personas["office_reviewer"])
+    big = SEED_TXT + b" " * (10 * 1024 * 1024 + 1 - len(SEED_TXT))
+    response = upload(client, big)
+    assert response.status_code == 400
+    assert file_errors(response) == ["Tệp quá lớn (10,0 MB); tối đa 10 MB."]
+    assert nothing_written()
+    assert uploads(var_dir) == []
+
+
+def test_missing_file_is_a_form_error(client: Client, personas: dict[str, Any]) -> None:
+    response = login(client, personas["office_reviewer"]).post(UPLOAD, {})
+    assert response.status_code == 400
+    assert file_errors(response) == ["Hãy chọn tệp kế hoạch."]
+
+
+# --- Preview and confirm ----------------------------------------------------------------------
+
+
+def test_upload_preview_confirm_imports_the_plan(
+    client: Client, personas: dict[str, Any], var_dir: Path
+) -> None:
+    reviewer = personas["office_reviewer"]
+    login(client, reviewer)
+    # when the seed is uploaded
+    response = upload(client, SEED_DOCX, "ke-hoach-cchc-2024-phu-luc.docx")
+    # then the browser goes to the preview, the bytes wait under a random token
+    assert response.status_code == 302
+    assert response["Location"] == PREVIEW
+    kept = uploads(var_dir)
+    assert len(kept) == 1
+    pending = client.session["plan_upload"]
+    assert kept == [f"{pending['token']}.bin"]
+    assert pending["sha256"] == hashlib.sha256(SEED_DOCX).hexdigest()
+    assert nothing_written()
+
+    # the preview shows the whole plan and what the import would do
+    response = client.get(PREVIEW)
+    assert response.status_code == 200
+    assert [t.task_count for t in response.context["tables"]] == [21, 19, 26, 11]
+    report = response.context["report"]
+    assert (len(report.added), len(report.changed), len(report.removed)) == (77, 0, 0)
+    assert response.context["can_confirm"] is True
+    content = response.content.decode()
+    assert "Tạo kế hoạch mới năm 2024." in content
+    assert 'class="inherited"' in content
+    assert "Xác nhận nhập</button>" in content
+    assert nothing_written()
+
+    # when confirmed
+    response = client.post(CONFIRM)
+    # then the plan is written, the file and the session entry are gone
+    plan = Plan.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('plans:plan')}?plan={plan.pk}"
+    assert plan.tasks.count() == 77
+    assert plan.source_name == "ke-hoach-cchc-2024-phu-luc.docx"
+    assert plan.source_sha256 == hashlib.sha256(SEED_DOCX).hexdigest()
+    assert uploads(var_dir) == []
+    assert "plan_upload" not in client.session
+    event = AuditEvent.objects.get()
+    assert (event.action, event.actor) == ("plan_imported", reviewer)
+    page = client.get(response["Location"])
+    assert "Đã nhập 77 nhiệm vụ vào “Kế hoạch cải cách hành chính năm 2024”: thêm 77, sửa 0, xóa 0." in (
+        page.content.decode()
+    )
+
+    # and the same file again previews as "no change"
+    upload(client, SEED_DOCX, "ke-hoach-cchc-2024-phu-luc.docx")
+    response = client.get(PREVIEW)
+    report = response.context["report"]
+    assert (len(report.added), len(report.changed), len(report.removed)) == (0, 0, 0)
+    assert "nhập lại không thay đổi gì" in response.content.decode()
+
+
+def test_upload_with_year_imports_into_that_year(client: Client, personas: dict[str, Any]) -> None:
+    login(client, personas["office_reviewer"])
+    upload(client, SEED_TXT, year="2025")
+    assert client.post(CONFIRM).status_code == 302
+    assert list(Plan.objects.values_list("year", flat=True)) == [2025]
+
+
+def test_unresolved_units_are_flagged_and_confirm_is_refused(
+    client: Client, personas: dict[str, Any], var_dir: Path
+) -> None:
+    login(client, personas["office_reviewer"])
+    # given a file naming a unit the department does not have
+    assert upload(client, UNKNOWN_UNIT_TXT).status_code == 302
+    # then the preview flags it in red with its line, and Confirm is disabled
+    response = client.get(PREVIEW)
+    assert response.status_code == 200
+    assert response.context["unresolved"] == [(441, "Sở Tài chính")]
+    assert response.context["can_confirm"] is False
+    content = response.content.decode()
+    assert '<li class="unresolved">Dòng 441: “Sở Tài chính”</li>' in content
+    assert '<div class="unresolved">Không nhận ra đơn vị “Sở Tài chính” (dòng 441)</div>' in content
+    assert 'disabled title="Không thể nhập khi tệp còn lỗi">Xác nhận nhập' in content
+    # when confirmed anyway
+    response = client.post(CONFIRM)
+    # then 400 with the message, nothing written, the file still waiting for a fix or cancel
+    assert response.status_code == 400
+    assert "Không thể nhập: còn 1 tên đơn vị không nhận ra (tô đỏ bên dưới)." in response.content.decode()
+    assert nothing_written()
+    assert len(uploads(var_dir)) == 1
+    # cancel removes it
+    assert client.post(CANCEL).status_code == 302
+    assert uploads(var_dir) == []
+    assert "plan_upload" not in client.session
+
+
+def test_a_new_upload_replaces_the_waiting_one(
+    client: Client, personas: dict[str, Any], var_dir: Path
+) -> None:
+    login(client, personas["office_reviewer"])
+    upload(client, SEED_TXT)
+    first = uploads(var_dir)
+    upload(client, SEED_DOCX, "ke-hoach.docx")
+    second = uploads(var_dir)
+    assert len(first) == len(second) == 1
+    assert first != second
+
+
+@pytest.mark.parametrize(
+    "pending",
+    [
+        {"token": "../../secret_key", "name": "x.txt", "sha256": ""},
+        {"token": "A" * 32, "name": "x.txt", "sha256": ""},
+        {"token": "0" * 32, "name": "x.txt", "sha256": ""},
+        "not a dict",
+    ],
+)
+def test_confirm_without_a_valid_waiting_upload_goes_back_to_the_form(
+    client: Client, personas: dict[str, Any], pending: Any
+) -> None:
+    login(client, personas["office_reviewer"])
+    session = client.session
+    session["plan_upload"] = pending
+    session.save()
+    for response in (client.get(PREVIEW), client.post(CONFIRM)):
+        assert response.status_code == 302
+        assert response["Location"] == UPLOAD
+    assert nothing_written()
+
+
+def test_confirm_refuses_a_file_changed_on_disk(
+    client: Client, personas: dict[str, Any], var_dir: Path
+) -> None:
+    login(client, personas["office_reviewer"])
+    upload(client, SEED_TXT)
+    (var_dir / "uploads" / uploads(var_dir)[0]).write_bytes(UNKNOWN_UNIT_TXT)
+    response = client.post(CONFIRM)
+    assert response.status_code == 302
+    assert response["Location"] == UPLOAD
+    assert nothing_written()
+
+
+def test_confirm_needs_post(client: Client, personas: dict[str, Any]) -> None:
+    login(client, personas["office_reviewer"])
+    assert client.get(CONFIRM).status_code == 405
+
+
+# --- The plan page ----------------------------------------------------------------------------
+
+
+def import_through_the_page(client: Client, reviewer: Any, data: bytes = SEED_TXT) -> Plan:
+    login(client, reviewer)
+    upload(client, data)
+    client.post(CONFIRM)
+    return Plan.objects.order_by("-pk").first()  # type: ignore[return-value]
+
+
+def task_keys(response: Any) -> list[str]:
+    return [r.key for t in response.context["tables"] for r in t.rows if r.kind == "task"]
+
+
+def test_plan_page_without_a_plan_says_so(client: Client, personas: dict[str, Any]) -> None:
+    response = login(client, personas["office_reviewer"]).get(reverse("plans:plan"))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Chưa có kế hoạch nào." in content
+    assert reverse("plans:upload") in content
+
+
+def test_plan_page_shows_the_tables_with_inherited_cells_marked(
+    client: Client, personas: dict[str, Any]
+) -> None:
+    import_through_the_page(client, personas["office_reviewer"])
+    # when a staff member opens the plan
+    response = login(client, personas["staff"]).get(reverse("plans:plan"))
+    # then every task is there, in the document's order, under its appendix
+    assert response.status_code == 200
+    assert response.context["shown"] == 77
+    assert task_keys(response)[:3] == ["1/I/-/1/1", "1/II/-/1/1", "1/II/-/2/1"]
+    content = response.content.decode()
+    # each inherited cell is highlighted (only appendices 1 and 2 show a target column)
+    inherited = sum(len(t.inherited) for t in PlanTask.objects.all())
+    assert content.count('class="inherited"') == inherited
+    assert content.count('<th scope="col">Mục tiêu năm 2024</th>') == 2
+    assert content.count('<table class="grid plan-table">') == 4
+    assert '<tr class="section"><td>II</td><td colspan="6">CẢI CÁCH THỂ CHẾ</td></tr>' in content
+    assert '<tr class="group"><td>1</td><td colspan="5">' in content
+    # TC 7.1 of appendix 2 spans its two task rows
+    assert '<td rowspan="2">TC 7.1. Kết quả Chỉ số hài lòng về sự phục vụ hành chính</td>' in content
+
+
+def test_plan_param_chooses_the_plan_and_the_newest_is_the_default(
+    client: Client, personas: dict[str, Any]
+) -> None:
+    reviewer = personas["office_reviewer"]
+    old = import_through_the_page(client, reviewer)
+    login(client, reviewer)
+    upload(client, SEED_TXT, year="2025")
+    client.post(CONFIRM)
+    new = Plan.objects.get(year=2025)
+    assert client.get(reverse("plans:plan")).context["plan"] == new
+    assert client.get(reverse("plans:plan"), {"plan": old.pk}).context["plan"] == old
+    response = client.get(reverse("plans:plan"), {"plan": "9999"})
+    assert response.context["plan"] == new
+    assert "Không tìm thấy kế hoạch đã chọn" in response.content.decode()
+
+
+# --- Admin ------------------------------------------------------------------------------------
+
+
+def test_admin_pages_open_and_task_search_ignores_diacritics(
+    client: Client, personas: dict[str, Any], django_user_model: Any
+) -> None:
+    import_through_the_page(client, personas["office_reviewer"])
+    admin_user = django_user_model.objects.create_superuser("quantri", "qt@sct.local", "pw-test-123")
+    client.force_login(admin_user)
+    for name in ("unit", "membership", "plan", "reportingperiod", "plantask"):
+        assert client.get(reverse(f"admin:plans_{name}_changelist")).status_code == 200, name
+    unit = personas["staff"].membership.unit
+    assert client.get(reverse("admin:plans_unit_change", args=[unit.pk])).status_code == 200
+    task = PlanTask.objects.get(key="3/I/3/3.4/1")
+    assert client.get(reverse("admin:plans_plantask_change", args=[task.pk])).status_code == 200
+    assert client.get(reverse("admin:plans_plantask_add")).status_code == 403
+    response = client.get(reverse("admin:plans_plantask_changelist"), {"q": "ĐIỆN SINH HOẠT"})
+    assert [t.key for t in response.context["cl"].result_list] == [
+        "3/I/3/3.4/1",
+        "3/I/4/4.3/1",
+        "4/-/5/5.1/1",
+    ]
