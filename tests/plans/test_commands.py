@@ -1,0 +1,229 @@
+"""manage.py import_plan and export_plan."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from openpyxl import load_workbook
+
+from plans.models import Appendix, Criterion, Plan, PlanTask, ReportingPeriod, Section, Unit
+from workflow.models import AuditEvent
+
+SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
+SEED_TXT = SEED / "ke-hoach-cchc-2024-phu-luc.txt"
+SEED_DOCX = SEED / "ke-hoach-cchc-2024-phu-luc.docx"
+
+
+def run(*args: Any) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_import_plan_dry_run_prints_the_summary_and_writes_nothing(units: dict[str, Unit]) -> None:
+    # when the seed is imported with --dry-run
+    output = run("import_plan", str(SEED_TXT), "--dry-run")
+    # then the summary is printed
+    assert "Kế hoạch: mới, năm 2024" in output
+    assert "  Phụ lục 1 (par): 21 nhiệm vụ" in output
+    assert "  Phụ lục 2 (par): 19 nhiệm vụ" in output
+    assert "  Phụ lục 3 (sipas): 26 nhiệm vụ" in output
+    assert "  Phụ lục 4 (papi): 11 nhiệm vụ" in output
+    assert "Tổng: 4 phụ lục, 77 nhiệm vụ" in output
+    assert "Thêm 77, sửa 0, xóa 0 nhiệm vụ." in output
+    assert "Chạy thử (--dry-run): chưa ghi gì vào cơ sở dữ liệu." in output
+    # and nothing is written
+    for model in (Plan, Appendix, Section, Criterion, PlanTask, ReportingPeriod, AuditEvent):
+        assert model.objects.count() == 0, model
+
+
+def test_import_plan_imports_then_reimport_changes_nothing(units: dict[str, Unit]) -> None:
+    first = run("import_plan", str(SEED_DOCX))
+    assert "Thêm 77, sửa 0, xóa 0 nhiệm vụ." in first
+    assert "Đã nhập xong." in first
+    assert PlanTask.objects.count() == 77
+    plan = Plan.objects.get()
+    assert plan.source_name == "ke-hoach-cchc-2024-phu-luc.docx"
+
+    again = run("import_plan", str(SEED_DOCX), "--plan", str(plan.pk))
+    assert f"Kế hoạch: Kế hoạch cải cách hành chính năm 2024 (ID {plan.pk}, năm 2024)" in again
+    assert "Thêm 0, sửa 0, xóa 0 nhiệm vụ." in again
+    assert "Không có gì thay đổi." in again
+    assert AuditEvent.objects.count() == 1
+
+
+def test_import_plan_year_option_names_the_plan_year(units: dict[str, Unit]) -> None:
+    run("import_plan", str(SEED_TXT), "--year", "2025")
+    assert list(Plan.objects.values_list("year", flat=True)) == [2025]
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "message"),
+    [
+        (b"", "rong.txt", "Tệp rỗng."),
+        (b"\xff\xfe\x00\x00garbage", "utf16.txt", "Tệp đang ở mã UTF-16"),
+        (b"PK\x03\x04 not really a zip", "hong.docx", "Tệp .docx bị hỏng hoặc không trọn vẹn"),
+        (b"plain text", "ke-hoach.pdf", "Chỉ nhận tệp .txt hoặc .docx."),
+        (b"hello world", "ke-hoach.txt", "Không tìm thấy phụ lục nào trong tệp"),
+    ],
+)
+def test_import_plan_bad_file_exits_with_the_message(
+    units: dict[str, Unit], tmp_path: Path, content: bytes, name: str, message: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(CommandError) as caught:
+        run("import_plan", str(path))
+    assert message in str(caught.value)
+    assert Plan.objects.count() == 0
+
+
+def test_import_plan_missing_file_and_plan(units: dict[str, Unit], tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="Không mở được tệp"):
+        run("import_plan", str(tmp_path / "khong-co.txt"))
+    with pytest.raises(CommandError, match="Không có kế hoạch ID 999"):
+        run("import_plan", str(SEED_TXT), "--plan", "999")
+
+
+def test_import_plan_unknown_unit_names_the_line(units: dict[str, Unit], tmp_path: Path) -> None:
+    text = SEED_TXT.read_text(encoding="utf-8").replace(
+        "\tPhòng Quản lý công nghiệp\n\tCác phòng, đơn vị thuộc sở",
+        "\tSở Tài chính\n\tCác phòng, đơn vị thuộc sở",
+    )
+    path = tmp_path / "ke-hoach.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CommandError) as caught:
+        run("import_plan", str(path))
+    assert "dòng 441: “Sở Tài chính”" in str(caught.value)
+    assert str(caught.value).endswith("(dòng 441)")
+    assert PlanTask.objects.count() == 0
+
+
+TASK_KEYS = [
+    "key",
+    "target",
+    "task",
+    "lead_text",
+    "lead_units",
+    "partner_text",
+    "partner_units",
+    "timeline_text",
+    "timeline_kind",
+    "due_date",
+    "inherited",
+]
+
+
+def test_export_plan_json_has_the_documented_structure(units: dict[str, Unit]) -> None:
+    # given the seed imported
+    run("import_plan", str(SEED_TXT))
+    # when it is exported as JSON to stdout
+    data = json.loads(run("export_plan", "--format", "json"))
+    # then the keys are exactly those of docs/plan-json.md
+    assert list(data) == ["format", "plan", "appendices"]
+    assert data["format"] == "cchc-plan/1"
+    assert list(data["plan"]) == ["id", "title", "year", "source_name", "source_sha256"]
+    assert [a["number"] for a in data["appendices"]] == [1, 2, 3, 4]
+    appendix = data["appendices"][0]
+    assert list(appendix) == ["number", "index", "title", "columns", "sections"]
+    section = appendix["sections"][0]
+    assert list(section) == ["code", "title", "groups", "criteria"]
+    criterion = section["criteria"][0]
+    assert list(criterion) == ["ordinal", "code", "name", "group", "tasks"]
+    task = criterion["tasks"][0]
+    assert list(task) == TASK_KEYS
+    assert task == {
+        "key": "1/I/-/1/1",
+        "target": "100% nhiệm vụ kế hoạch được hoàn thành đúng tiến độ",
+        "task": "Triển khai thực hiện có hiệu quả, đúng tiến độ các nhiệm vụ kế hoạch CCHC năm 2024 đề ra",
+        "lead_text": "Văn phòng Sở",
+        "lead_units": ["Văn phòng Sở"],
+        "partner_text": "Các phòng, đơn vị thuộc sở",
+        "partner_units": [
+            "Thanh tra Sở",
+            "Phòng Quản lý công nghiệp",
+            "Phòng Quản lý thương mại",
+            "Phòng An toàn - Năng lượng",
+            "Phòng Kế hoạch - Tài chính",
+            "Trung tâm Khuyến công và Xúc tiến Thương mại",
+        ],
+        "timeline_text": "Thường xuyên",
+        "timeline_kind": "ongoing",
+        "due_date": None,
+        "inherited": [],
+    }
+    # every task is there, groups carry their codes
+    tasks = [t for a in data["appendices"] for s in a["sections"] for c in s["criteria"] for t in c["tasks"]]
+    assert len(tasks) == 77
+    sipas = data["appendices"][2]["sections"][0]
+    assert [g["code"] for g in sipas["groups"]] == ["1", "2", "3", "4"]
+    assert sipas["criteria"][0]["group"] == "1"
+    assert data["appendices"][3]["sections"][0]["code"] == ""
+
+
+def test_export_plan_json_to_a_file(units: dict[str, Unit], tmp_path: Path) -> None:
+    run("import_plan", str(SEED_TXT))
+    out = tmp_path / "ke-hoach.json"
+    assert run("export_plan", "--format", "json", "-o", str(out)) == ""
+    assert json.loads(out.read_text(encoding="utf-8"))["plan"]["year"] == 2024
+
+
+def test_export_plan_xlsx_has_one_sheet_per_appendix_with_headers(
+    units: dict[str, Unit], tmp_path: Path
+) -> None:
+    run("import_plan", str(SEED_TXT))
+    out = tmp_path / "ke-hoach.xlsx"
+    run("export_plan", "--format", "xlsx", "-o", str(out))
+    book = load_workbook(out)
+    assert book.sheetnames == ["Phụ lục 1", "Phụ lục 2", "Phụ lục 3", "Phụ lục 4"]
+    first = book["Phụ lục 1"]
+    assert [c.value for c in first[1]] == [
+        "TT",
+        "Lĩnh vực/Tiêu chí/ Tiêu chí thành phần",
+        "Mục tiêu năm 2024",
+        "Nhiệm vụ, giải pháp",
+        "Đơn vị chủ trì thực hiện",
+        "Cơ quan phối hợp thực hiện",
+        "Thời gian thực hiện",
+    ]
+    assert first.freeze_panes == "A2"
+    assert first["D3"].alignment.wrap_text is True
+    assert first.column_dimensions["D"].width == 60
+    # row 2 is section I, row 3 its first criterion's task
+    assert [first["A2"].value, first["B2"].value] == ["I", "CÔNG TÁC CHỈ ĐẠO, ĐIỀU HÀNH"]
+    assert first["B3"].value == "TC 1.1. Thực hiện kế hoạch CCHC"
+    assert first["E3"].value == "Văn phòng Sở"
+    papi = book["Phụ lục 4"]
+    assert [c.value for c in papi[1]] == [
+        "TT",
+        "Chỉ số nội dung/Nội dung thành phần",
+        "Nhiệm vụ, giải pháp",
+        "Cơ quan chủ trì thực hiện",
+        "Cơ quan phối hợp thực hiện",
+        "Thời gian thực hiện",
+    ]
+    # one row per task (with its lead unit) under the header, section and group rows
+    lead_column = {"Phụ lục 1": 4, "Phụ lục 2": 4, "Phụ lục 3": 3, "Phụ lục 4": 3}
+    task_rows = [
+        sum(1 for row in sheet.iter_rows(min_row=2, values_only=True) if row[lead_column[sheet.title]])
+        for sheet in book
+    ]
+    assert task_rows == [21, 19, 26, 11]
+
+
+def test_export_plan_xlsx_needs_an_output_file(units: dict[str, Unit]) -> None:
+    run("import_plan", str(SEED_TXT))
+    with pytest.raises(CommandError, match="cần tệp kết quả"):
+        run("export_plan", "--format", "xlsx")
+
+
+def test_export_plan_without_plans_or_unknown_id(units: dict[str, Unit]) -> None:
+    with pytest.raises(CommandError, match="Chưa có kế hoạch nào."):
+        run("export_plan", "--format", "json")
+    with pytest.raises(CommandError, match="Không có kế hoạch ID 5"):
+        run("export_plan", "--format", "json", "--plan", "5")
