@@ -89,6 +89,14 @@ class TaskRow:
     def timeline_label(self) -> str:
         return TIMELINE_LABELS.get(self.timeline_kind, "")
 
+    @property
+    def timeline_pill(self) -> str:
+        """The kind's label, when it says more than the text written in the plan."""
+        label = self.timeline_label
+        if self.timeline_kind == PlanTask.TimelineKind.NONE or fold(label) == fold(self.timeline_text):
+            return ""
+        return str(label)
+
 
 @dataclass
 class AppendixTable:

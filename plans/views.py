@@ -8,9 +8,11 @@ session, never by anything the client sends.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
+import time
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -87,6 +89,12 @@ def _upload_path(token: str) -> Path:
 def _upload_store(data: bytes) -> str:
     directory = _upload_dir()
     directory.mkdir(parents=True, exist_ok=True)
+    # Previews abandoned without Confirm or Cancel: gone once no session can still name them.
+    stale_before = time.time() - settings.SESSION_COOKIE_AGE
+    for old in directory.glob("*.bin"):
+        with contextlib.suppress(OSError):
+            if old.stat().st_mtime < stale_before:
+                old.unlink()
     token = secrets.token_hex(16)
     path = _upload_path(token)
     with path.open("xb") as fh:

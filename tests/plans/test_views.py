@@ -367,6 +367,9 @@ def test_plan_page_shows_the_tables_with_inherited_cells_marked(
     assert content.count('<table class="grid plan-table">') == 4
     assert '<tr class="section"><td>II</td><td colspan="6">CẢI CÁCH THỂ CHẾ</td></tr>' in content
     assert '<tr class="group"><td>1</td><td colspan="5">' in content
+    # the timeline kind is shown only where it says more than the plan's words
+    assert content.count('<span class="pill orange">Trong năm</span>') == 5
+    assert '<span class="pill blue">' not in content
     # TC 7.1 of appendix 2 spans its two task rows
     assert '<td rowspan="2">TC 7.1. Kết quả Chỉ số hài lòng về sự phục vụ hành chính</td>' in content
 
@@ -409,3 +412,23 @@ def test_admin_pages_open_and_task_search_ignores_diacritics(
         "3/I/4/4.3/1",
         "4/-/5/5.1/1",
     ]
+
+
+def test_abandoned_uploads_are_removed_by_the_next_upload(
+    client: Client, personas: dict[str, Any], var_dir: Path, settings: Any
+) -> None:
+    import os
+
+    stale = var_dir / "uploads" / f"{'ab' * 16}.bin"
+    fresh = var_dir / "uploads" / f"{'cd' * 16}.bin"
+    stale.parent.mkdir()
+    stale.write_bytes(b"old")
+    fresh.write_bytes(b"recent")
+    old_time = stale.stat().st_mtime - settings.SESSION_COOKIE_AGE - 60
+    os.utime(stale, (old_time, old_time))
+    login(client, personas["office_reviewer"])
+    upload(client, SEED_TXT)
+    kept = uploads(var_dir)
+    assert stale.name not in kept
+    assert fresh.name in kept
+    assert len(kept) == 2
