@@ -15,6 +15,12 @@ from plans.models import Membership, Unit
 User = get_user_model()
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Real hashers cost ~0.3 s per user; tests create dozens."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def units(db: Any) -> dict[str, Unit]:
     """The department's seven units, keyed by short name, with role groups in place."""
