@@ -131,6 +131,20 @@ def step_record_create(*, activation: Any) -> Step:
         round=period_task.round,
         due_date=step_due_date(period=period_task.period, kind=kind),
     )
+    if step.round > 1 and kind == Step.Kind.LEAD:
+        # A returned report starts from the unit's previous text; that version stays as submitted.
+        previous = (
+            Step.objects.filter(period_task=period_task, kind=kind, unit_id=step.unit_id, state=Step.State.DONE)
+            .order_by("-pk")
+            .first()
+        )
+        if previous is not None:
+            step.result, step.self_assessment, step.explanation = (
+                previous.result,
+                previous.self_assessment,
+                previous.explanation,
+            )
+            step.save(update_fields=["result", "self_assessment", "explanation"])
     if period_task.stage != kind:
         PeriodTask.objects.filter(pk=period_task.pk).update(stage=kind)
     label = step.get_kind_display()

@@ -149,6 +149,9 @@ def _step_context(request: HttpRequest, step: Step, **overrides: Any) -> dict[st
         "bucket": period_task.bucket(),
         "bucket_colours": BUCKET_COLOURS,
         "today": timezone.localdate(),
+        "last_return": next(
+            (h for h in reversed(history) if h.decision and h.decision != Step.Decision.APPROVE and h.reason), None
+        ),
     }
     if context["can_assign"]:
         context["assign_form"] = AssignForm(members=selectors.unit_members(step.unit))
