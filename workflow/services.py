@@ -134,7 +134,9 @@ def step_record_create(*, activation: Any) -> Step:
     if step.round > 1 and kind == Step.Kind.LEAD:
         # A returned report starts from the unit's previous text; that version stays as submitted.
         previous = (
-            Step.objects.filter(period_task=period_task, kind=kind, unit_id=step.unit_id, state=Step.State.DONE)
+            Step.objects.filter(
+                period_task=period_task, kind=kind, unit_id=step.unit_id, state=Step.State.DONE
+            )
             .order_by("-pk")
             .first()
         )

@@ -150,7 +150,8 @@ def _step_context(request: HttpRequest, step: Step, **overrides: Any) -> dict[st
         "bucket_colours": BUCKET_COLOURS,
         "today": timezone.localdate(),
         "last_return": next(
-            (h for h in reversed(history) if h.decision and h.decision != Step.Decision.APPROVE and h.reason), None
+            (h for h in reversed(history) if h.decision and h.decision != Step.Decision.APPROVE and h.reason),
+            None,
         ),
     }
     if context["can_assign"]:

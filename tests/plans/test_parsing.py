@@ -44,9 +44,7 @@ ALL_UNITS = [VP, TTR, QLCN, QLTM, ATNL, KHTC, TTKC]
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
-needs_seed = pytest.mark.skipif(
-    False, reason="the seed is committed under plans/seed"
-)
+needs_seed = pytest.mark.skipif(False, reason="the seed is committed under plans/seed")
 
 
 @pytest.fixture(scope="module")

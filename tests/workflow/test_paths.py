@@ -102,7 +102,12 @@ def test_return_at_review_sends_the_task_back_to_the_lead_with_the_reason(launch
     assert open_steps(pt) == [("lead", "QLCN")]
     first, second = pt.steps.filter(kind="lead").order_by("pk")
     # The new round starts from the previous text; the submitted version stays as it was.
-    assert (first.result, first.state, second.round, second.result) == ("Đã triển khai", "done", 2, "Đã triển khai")
+    assert (first.result, first.state, second.round, second.result) == (
+        "Đã triển khai",
+        "done",
+        2,
+        "Đã triển khai",
+    )
     event = AuditEvent.objects.get(action="return")
     assert event.reason == "Thiếu số liệu"
     # Partners not asked again: the rework goes straight to review.
