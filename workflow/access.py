@@ -33,7 +33,7 @@ def may_view_period_task(user: Any, period_task: PeriodTask) -> bool:
     )
 
 
-def _qualified(user: Any, step: Step) -> bool:
+def is_qualified(user: Any, step: Step) -> bool:
     """The user's role fits the step's kind and unit."""
     if not user.is_authenticated or not user.is_active:
         return False
@@ -49,7 +49,7 @@ def _qualified(user: Any, step: Step) -> bool:
 
 
 def may_claim(user: Any, step: Step) -> bool:
-    return step.state == Step.State.OPEN and step.assignee_id is None and _qualified(user, step)
+    return step.state == Step.State.OPEN and step.assignee_id is None and is_qualified(user, step)
 
 
 def may_assign(user: Any, step: Step) -> bool:
@@ -64,11 +64,11 @@ def may_assign(user: Any, step: Step) -> bool:
 
 
 def may_assign_to(step: Step, assignee: Any) -> bool:
-    return assignee.is_active and _qualified(assignee, step)
+    return assignee.is_active and is_qualified(assignee, step)
 
 
 def may_execute(user: Any, step: Step) -> bool:
-    return step.state == Step.State.OPEN and step.assignee_id == user.pk and _qualified(user, step)
+    return step.state == Step.State.OPEN and step.assignee_id == user.pk and is_qualified(user, step)
 
 
 _CHECKS = {"claim": may_claim, "assign": may_assign, "execute": may_execute}

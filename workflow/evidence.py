@@ -56,6 +56,27 @@ MAGIC: list[tuple[bytes, str]] = [
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "application/vnd.ms-office"),
 ]
 MAX_ZIP_ENTRIES = 500
+# Parts of an OOXML / OpenDocument package ("" is the ODF "mimetype" entry).
+PACKAGE_PARTS = {
+    "",
+    ".xml",
+    ".rels",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".gif",
+    ".emf",
+    ".wmf",
+    ".bin",
+    ".tif",
+    ".tiff",
+    ".bmp",
+    ".svg",
+    ".vml",
+    ".odttf",
+    ".fntdata",
+    ".rdf",
+}
 ALLOWED_IN_ZIP = {
     ".pdf",
     ".png",
@@ -115,23 +136,26 @@ def _sniff_zip(fileobj: IO[bytes]) -> str:
         raise EvidenceRejected("Tệp nén bị hỏng hoặc không đọc được.") from exc
     if len(infos) > MAX_ZIP_ENTRIES:
         raise EvidenceRejected(f"Tệp nén có quá nhiều tệp con (tối đa {MAX_ZIP_ENTRIES}).")
-    if "[Content_Types].xml" in names:
-        return "application/vnd.openxmlformats-officedocument"
-    if "mimetype" in names and "META-INF/manifest.xml" in names:
-        return "application/vnd.oasis.opendocument"
+    if "[Content_Types].xml" in names and "_rels/.rels" in names:
+        kind, allowed = "application/vnd.openxmlformats-officedocument", ALLOWED_IN_ZIP | PACKAGE_PARTS
+    elif "mimetype" in names and "META-INF/manifest.xml" in names:
+        kind, allowed = "application/vnd.oasis.opendocument", ALLOWED_IN_ZIP | PACKAGE_PARTS
+    else:
+        kind, allowed = "application/zip", ALLOWED_IN_ZIP
+    # Every entry is checked whatever the kind: an Office-looking zip may not smuggle a program.
     for info in infos:
         if info.is_dir():
             continue
-        if os.path.splitext(info.filename.lower())[1] not in ALLOWED_IN_ZIP:
+        if os.path.splitext(info.filename.lower())[1] not in allowed:
             raise EvidenceRejected(f"Tệp nén chứa tệp không được chấp nhận: {safe_name(info.filename)}.")
-    return "application/zip"
+    return kind
 
 
 def store(upload: IO[bytes], *, name: str, size: int | None = None) -> StoredFile:
     """Check and write an uploaded file; returns what the database should record."""
     limit = settings.EVIDENCE_MAX_BYTES
     if size is not None and size > limit:
-        raise EvidenceRejected(f"Tệp quá lớn: tối đa {limit // (1024 * 1024)} MB.")
+        raise EvidenceRejected(f"Tệp quá lớn: tối đa {_size(limit)}.")
     upload.seek(0)
     head = upload.read(16)
     if not head:
@@ -148,7 +172,7 @@ def store(upload: IO[bytes], *, name: str, size: int | None = None) -> StoredFil
             while chunk := upload.read(1024 * 1024):
                 written += len(chunk)
                 if written > limit:
-                    raise EvidenceRejected(f"Tệp quá lớn: tối đa {limit // (1024 * 1024)} MB.")
+                    raise EvidenceRejected(f"Tệp quá lớn: tối đa {_size(limit)}.")
                 digest.update(chunk)
                 out.write(chunk)
     except BaseException:
@@ -161,6 +185,10 @@ def store(upload: IO[bytes], *, name: str, size: int | None = None) -> StoredFil
         size=written,
         sha256=digest.hexdigest(),
     )
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
 
 
 def discard(stored: StoredFile) -> None:

@@ -82,7 +82,12 @@ class EvidenceForm(forms.Form):
 
 
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(label="Giao cho", queryset=None, empty_label="— Chọn người —")  # type: ignore[arg-type]
+    assignee = forms.ModelChoiceField(
+        label="Giao cho",
+        queryset=None,  # type: ignore[arg-type]
+        empty_label="— Chọn người —",
+        error_messages={"invalid_choice": "Người được giao phải là thành viên của đơn vị."},
+    )
 
     def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -105,12 +110,10 @@ class LaunchForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        plan_id = self.data.get("plan") if self.is_bound else None
-        plan = (
-            Plan.objects.filter(pk=plan_id).first()
-            if plan_id and str(plan_id).isdigit()
-            else Plan.objects.first()
-        )
+        from workflow.selectors import parse_id
+
+        plan_id = parse_id(self.data.get("plan")) if self.is_bound else None
+        plan = Plan.objects.filter(pk=plan_id).first() if plan_id else Plan.objects.first()
         if plan is not None:
             self.fields["plan"].initial = plan.pk
             self.fields["tasks"].queryset = plan.tasks.select_related("criterion").order_by("position")

@@ -17,6 +17,15 @@ from plans.models import Unit
 from plans.roles import roles_of
 from workflow.models import PeriodTask, Step
 
+
+def parse_id(value: object) -> int | None:
+    """A positive database id from user input, or None ("²", "-1", 10**5000 and "abc" are not ids)."""
+    if not isinstance(value, str) or not (value.isascii() and value.isdigit()) or len(value) > 12:
+        return None
+    number = int(value)
+    return number if 0 < number < 2**63 else None
+
+
 # --- what the flow asks ------------------------------------------------------------------
 
 
@@ -61,8 +70,7 @@ class StepFilters:
     @classmethod
     def from_query(cls, params: Any) -> StepFilters:
         def as_int(name: str) -> int | None:
-            value = params.get(name, "")
-            return int(value) if value.isdigit() else None
+            return parse_id(params.get(name, ""))
 
         kind = params.get("kind") or None
         return cls(

@@ -252,6 +252,8 @@ def step_claim(*, step_id: int, user: Any) -> Step:
     process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
     with _flow().lock(process_id):
         step, task = _locked_step(step_id)
+        if not access.is_qualified(user, step):
+            raise PermissionDenied("Bạn không thể nhận bước này.")
         _ensure_open(step)
         if step.assignee_id is not None:
             if step.assignee_id == user.pk:
@@ -334,6 +336,9 @@ def _apply(step: Step, data: dict[str, Any]) -> dict[str, object]:
 
 
 def _ensure_executor(step: Step, user: Any) -> None:
+    # Someone who could never act here gets 403; a colleague who lost a race gets 409.
+    if not access.is_qualified(user, step):
+        raise PermissionDenied("Bạn không có quyền thực hiện bước này.")
     _ensure_open(step)
     if step.assignee_id != user.pk:
         if step.assignee_id is None:

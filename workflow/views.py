@@ -34,8 +34,9 @@ def step_redirect(request: HttpRequest, **kwargs: Any) -> HttpResponse:
 
 def _page(request: HttpRequest, qs: QuerySet[Step]) -> tuple[list[Step], int, bool]:
     """A page without COUNT(*): fetch one row more than shown to know if there is a next."""
-    page = request.GET.get("page", "1")
-    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    number = selectors.parse_id(request.GET.get("page", "1")) or 1
+    if number >= 100_000:
+        number = 1
     start = (number - 1) * PAGE_SIZE
     rows = list(qs[start : start + PAGE_SIZE + 1])
     return rows[:PAGE_SIZE], number, len(rows) > PAGE_SIZE
@@ -88,7 +89,7 @@ def unit_queue(request: HttpRequest) -> HttpResponse:
     if roles.unit is None:
         raise PermissionDenied("Bạn không thuộc đơn vị nào.")
     if request.method == "POST":
-        ids = [int(v) for v in request.POST.getlist("steps") if v.isdigit()]
+        ids = [i for i in map(selectors.parse_id, request.POST.getlist("steps")) if i is not None]
         if not ids:
             messages.warning(request, "Chưa chọn bước nào để nhận.")
             return redirect("workflow:unit_queue")
@@ -261,8 +262,8 @@ def _upload(request: HttpRequest, step: Step) -> HttpResponse:
 
 
 def _remove_evidence(request: HttpRequest, step: Step) -> HttpResponse:
-    value = request.POST.get("evidence", "")
-    evidence = Evidence.objects.filter(pk=int(value), step=step).first() if value.isdigit() else None
+    evidence_id = selectors.parse_id(request.POST.get("evidence", ""))
+    evidence = Evidence.objects.filter(pk=evidence_id, step=step).first() if evidence_id else None
     if evidence is None:
         raise Http404("Không tìm thấy tệp.")
     services.evidence_remove(evidence_id=evidence.pk, user=request.user)

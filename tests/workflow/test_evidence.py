@@ -1,0 +1,429 @@
+"""Evidence files through the step page: what is accepted, how it is kept, who gets it back."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import unicodedata
+import urllib.parse
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import docx
+import pytest
+from django.conf import settings as django_settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from tests.factories import CriterionFactory, periods, plan_task
+from workflow import services
+from workflow.evidence import safe_name, store
+from workflow.models import AuditEvent, Evidence, PeriodTask, Step
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def png_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 3), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def docx_bytes() -> bytes:
+    document = docx.Document()
+    document.add_paragraph("Báo cáo kết quả thực hiện nhiệm vụ cải cách hành chính quý I.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def evidence_root(settings: Any, tmp_path: Path) -> Path:
+    settings.EVIDENCE_ROOT = tmp_path / "evidence"
+    return settings.EVIDENCE_ROOT
+
+
+@pytest.fixture
+def lead_step(units: dict[str, Any], personas: dict[str, Any], evidence_root: Path) -> Step:
+    """QLCN's lead step of a launched process (partner QLTM), claimed by QLCN's staff member."""
+    criterion = CriterionFactory()
+    task = plan_task(criterion, lead=[units["QLCN"]], partners=[units["QLTM"]])
+    period = periods(criterion.section.appendix.plan)["Q1"]
+    services.period_launch(period=period, actor=personas["office_reviewer"])
+    step = PeriodTask.objects.get(plan_task=task, period=period).steps.get(kind="lead")
+    services.step_claim(step_id=step.pk, user=personas["staff"])
+    return step
+
+
+def upload(
+    client: Any, step: Step, name: str, content: bytes, content_type: str = "application/octet-stream"
+) -> Any:
+    return client.post(
+        reverse("workflow:step", args=[step.pk]),
+        {"action": "upload", "file": SimpleUploadedFile(name, content, content_type)},
+    )
+
+
+# --- accepted files ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "content_type"),
+    [
+        ("Báo cáo kết quả quý I.pdf", lambda: PDF, "application/pdf"),
+        ("Ảnh chụp hội nghị.png", png_bytes, "image/png"),
+        ("Kế hoạch triển khai.docx", docx_bytes, "application/vnd.openxmlformats-officedocument"),
+    ],
+)
+def test_assignee_uploads_a_real_file_kept_outside_served_folders_with_its_hash_and_name(
+    client: Any,
+    personas: dict[str, Any],
+    lead_step: Step,
+    evidence_root: Path,
+    name: str,
+    make: Any,
+    content_type: str,
+) -> None:
+    # Given the assignee of the lead step and a real file of an accepted type
+    content = make()
+    client.force_login(personas["staff"])
+
+    # When they attach it through the step page
+    response = upload(client, lead_step, name, content)
+
+    # Then it is recorded with the original name, the content's type, size and SHA-256
+    assert response.status_code == 302
+    assert response["Location"] == reverse("workflow:step", args=[lead_step.pk])
+    evidence = Evidence.objects.get(step=lead_step)
+    assert evidence.original_name == name
+    assert evidence.content_type == content_type
+    assert evidence.size == len(content)
+    assert evidence.sha256 == hashlib.sha256(content).hexdigest()
+    assert evidence.uploaded_by == personas["staff"]
+    # and the bytes are stored, under a random name, below EVIDENCE_ROOT only
+    (stored,) = files_under(evidence_root)
+    assert stored.read_bytes() == content
+    assert stored.name == evidence.stored_name
+    assert len(evidence.stored_name) == 32 and name not in str(stored)
+    for served in (Path(django_settings.STATIC_ROOT), Path(django_settings.BASE_DIR) / "static"):
+        assert not stored.resolve().is_relative_to(served.resolve())
+    assert stored.resolve().is_relative_to(evidence_root.resolve())
+    # and the trail says who attached what
+    event = AuditEvent.objects.get(action="evidence_added", step=lead_step)
+    assert event.data == {"name": name, "sha256": evidence.sha256, "size": len(content)}
+
+
+def test_allowed_user_downloads_the_bytes_as_an_attachment_with_the_vietnamese_name(
+    client: Any, personas: dict[str, Any], lead_step: Step
+) -> None:
+    # Given the assignee attached a PDF with a Vietnamese name
+    name = "Báo cáo kết quả quý I.pdf"
+    client.force_login(personas["staff"])
+    assert upload(client, lead_step, name, PDF).status_code == 302
+    evidence = Evidence.objects.get(step=lead_step)
+    url = reverse("workflow:evidence", args=[evidence.pk])
+
+    for persona in ("staff", "other_staff", "auditor", "office_reviewer"):
+        # When someone allowed to read the step (own unit, partner unit, auditor, office) downloads it
+        client.force_login(personas[persona])
+        response = client.get(url)
+
+        # Then they get the exact bytes as an attachment under the Vietnamese name
+        assert response.status_code == 200, persona
+        assert b"".join(response.streaming_content) == PDF
+        assert response["Content-Disposition"] == f"attachment; filename*=utf-8''{urllib.parse.quote(name)}"
+        assert response["Content-Type"] == "application/octet-stream"
+        assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unit_not_involved_cannot_download_evidence(
+    client: Any, personas: dict[str, Any], lead_step: Step
+) -> None:
+    # Given a file attached to QLCN's lead step
+    client.force_login(personas["staff"])
+    assert upload(client, lead_step, "Kế hoạch.pdf", PDF).status_code == 302
+    evidence = Evidence.objects.get(step=lead_step)
+
+    # When ATNL's staff member asks for it
+    client.force_login(personas["atnl_staff"])
+    response = client.get(reverse("workflow:evidence", args=[evidence.pk]))
+
+    # Then it is refused
+    assert response.status_code == 403
+    assert not hasattr(response, "streaming_content")
+
+
+# --- rejected files -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "bao-cao.pdf",
+            b"#!/bin/sh\nrm -rf /\n",
+            "Loại tệp không được chấp nhận: chỉ nhận PDF, tài liệu Office, ảnh, hoặc tệp zip chứa các loại đó.",
+        ),
+        ("rong.pdf", b"", "Tập tin được gửi là rỗng."),
+        (
+            "ho-so.zip",
+            zip_bytes({"bao-cao.pdf": PDF, "setup.exe": b"MZ\x90\x00" + b"\x00" * 60}),
+            "Tệp nén chứa tệp không được chấp nhận: setup.exe.",
+        ),
+        ("hong.zip", b"PK\x03\x04 not really a zip", "Tệp nén bị hỏng hoặc không đọc được."),
+    ],
+    ids=["script-named-pdf", "empty", "zip-with-exe", "broken-zip"],
+)
+def test_rejected_upload_is_400_with_a_vietnamese_message_and_leaves_nothing(
+    client: Any,
+    personas: dict[str, Any],
+    lead_step: Step,
+    evidence_root: Path,
+    name: str,
+    content: bytes,
+    message: str,
+) -> None:
+    # Given the assignee of the lead step
+    client.force_login(personas["staff"])
+    events = AuditEvent.objects.count()
+
+    # When they attach a file the checks refuse
+    response = upload(client, lead_step, name, content)
+
+    # Then the page says why, in Vietnamese; no row, no event, no file is left
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Evidence.objects.count() == 0
+    assert AuditEvent.objects.count() == events
+    assert files_under(evidence_root) == []
+
+
+def test_upload_over_the_size_limit_is_400_and_leaves_nothing(
+    client: Any, settings: Any, personas: dict[str, Any], lead_step: Step, evidence_root: Path
+) -> None:
+    # Given a size limit of 1 KiB and a 2 KiB PDF
+    settings.EVIDENCE_MAX_BYTES = 1024
+    content = PDF + b"0" * (2048 - len(PDF))
+    client.force_login(personas["staff"])
+
+    # When the assignee attaches it
+    response = upload(client, lead_step, "lon.pdf", content)
+
+    # Then it is refused as too large
+    assert response.status_code == 400
+    assert "Tệp quá lớn" in response.content.decode()
+    assert Evidence.objects.count() == 0
+    assert files_under(evidence_root) == []
+
+
+def test_file_at_exactly_the_size_limit_is_accepted(
+    client: Any, settings: Any, personas: dict[str, Any], lead_step: Step
+) -> None:
+    settings.EVIDENCE_MAX_BYTES = 1024
+    content = PDF + b"0" * (1024 - len(PDF))
+    client.force_login(personas["staff"])
+
+    assert upload(client, lead_step, "vua-du.pdf", content).status_code == 302
+    assert Evidence.objects.get(step=lead_step).size == 1024
+
+
+def test_stored_file_is_deleted_when_recording_it_fails(
+    client: Any, monkeypatch: Any, personas: dict[str, Any], lead_step: Step, evidence_root: Path
+) -> None:
+    # Given recording the file fails after it was written (someone else took the step meanwhile)
+    def lost_race(**kwargs: Any) -> Any:
+        raise services.StepConflict("Bước này đang do người khác thực hiện.")
+
+    monkeypatch.setattr(services, "evidence_attach", lost_race)
+    client.force_login(personas["staff"])
+
+    # When the assignee attaches a valid PDF
+    response = upload(client, lead_step, "bao-cao.pdf", PDF)
+
+    # Then the page reports the conflict and the written file is gone
+    assert response.status_code == 409
+    assert Evidence.objects.count() == 0
+    assert files_under(evidence_root) == []
+
+
+def test_zip_disguised_as_office_document_still_cannot_carry_an_exe(
+    client: Any, personas: dict[str, Any], lead_step: Step, evidence_root: Path
+) -> None:
+    # Given a zip with an OOXML marker file and an executable
+    content = zip_bytes({"[Content_Types].xml": b"<Types/>", "setup.exe": b"MZ\x90\x00" + b"\x00" * 60})
+    client.force_login(personas["staff"])
+
+    # When the assignee attaches it as a .docx
+    response = upload(client, lead_step, "bao-cao.docx", content)
+
+    # Then it is refused like any zip carrying an executable
+    assert response.status_code == 400
+    assert Evidence.objects.count() == 0
+    assert files_under(evidence_root) == []
+
+
+# --- names --------------------------------------------------------------------------------
+
+
+def test_upload_with_path_and_control_characters_in_its_name_is_stored_under_a_safe_name(
+    client: Any, personas: dict[str, Any], lead_step: Step
+) -> None:
+    # Given a raw multipart body whose file name climbs directories and holds a NUL
+    boundary = "----cchc-test-boundary"
+    body = (
+        (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="action"\r\n\r\nupload\r\n'
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="file"; filename="../../etc/passwd\x00.pdf"\r\n'
+            "Content-Type: application/pdf\r\n\r\n"
+        ).encode()
+        + PDF
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    client.force_login(personas["staff"])
+
+    # When the assignee posts it
+    response = client.generic(
+        "POST",
+        reverse("workflow:step", args=[lead_step.pk]),
+        body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+    # Then the file is kept under a display name with no path and no control characters
+    assert response.status_code == 302
+    name = Evidence.objects.get(step=lead_step).original_name
+    assert name == "passwd.pdf"
+    assert "/" not in name and "\\" not in name
+    assert not any(unicodedata.category(ch).startswith("C") for ch in name)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("../../etc/passwd\x00.pdf", "passwd.pdf"),
+        ("..\\..\\Windows\\win.ini\r\n.pdf", "win.ini.pdf"),
+        ("báo cáo\u202egpj.exe.pdf", "báo cáogpj.exe.pdf"),
+        ("Ba\u0301o ca\u0301o.pdf", "Báo cáo.pdf"),
+        ("/", "tep-dinh-kem"),
+        ("\x00\x01", "tep-dinh-kem"),
+        ("..", "tep-dinh-kem"),
+    ],
+)
+def test_store_keeps_a_safe_nfc_display_name_whatever_the_raw_name(
+    evidence_root: Path, raw: str, expected: str
+) -> None:
+    # Given a raw name as a client could send it (Django's parser already strips some of this)
+    # When the file is checked and stored under that name
+    stored = store(io.BytesIO(PDF), name=raw, size=len(PDF))
+
+    # Then the display name has no path, no control or format characters, and is NFC
+    assert stored.original_name == expected
+    assert safe_name(raw) == expected
+    assert unicodedata.is_normalized("NFC", stored.original_name)
+    assert stored.path.read_bytes() == PDF
+
+
+# --- removing and counting -------------------------------------------------------------------
+
+
+def test_removing_evidence_marks_it_removed_keeps_the_row_and_hides_it(
+    client: Any, personas: dict[str, Any], lead_step: Step, evidence_root: Path
+) -> None:
+    # Given the assignee attached two files
+    client.force_login(personas["staff"])
+    assert upload(client, lead_step, "Giữ lại.pdf", PDF).status_code == 302
+    assert upload(client, lead_step, "Nhầm tệp.png", png_bytes()).status_code == 302
+    kept, wrong = Evidence.objects.filter(step=lead_step).order_by("pk")
+    url = reverse("workflow:step", args=[lead_step.pk])
+
+    # When they remove the wrong one
+    response = client.post(url, {"action": "remove_evidence", "evidence": wrong.pk})
+
+    # Then its row stays, marked removed by them, and its file stays for the audit
+    assert response.status_code == 302
+    wrong.refresh_from_db()
+    assert wrong.removed_at is not None
+    assert wrong.removed_by == personas["staff"]
+    assert Evidence.objects.filter(step=lead_step).count() == 2
+    assert len(files_under(evidence_root)) == 2
+    assert AuditEvent.objects.filter(action="evidence_removed", step=lead_step).count() == 1
+    # and the step page no longer lists it (but still lists the other)
+    page = client.get(url).content.decode()
+    assert reverse("workflow:evidence", args=[wrong.pk]) not in page
+    assert reverse("workflow:evidence", args=[kept.pk]) in page
+    # and removing it again is a conflict, not a second event
+    again = client.post(url, {"action": "remove_evidence", "evidence": wrong.pk})
+    assert again.status_code == 409
+    assert "Tệp này đã được gỡ." in again.content.decode()
+    assert AuditEvent.objects.filter(action="evidence_removed", step=lead_step).count() == 1
+
+
+def test_lead_submit_with_only_a_file_and_no_explanation_succeeds(
+    client: Any, personas: dict[str, Any], lead_step: Step
+) -> None:
+    # Given the assignee attached one file and wrote no explanation
+    client.force_login(personas["staff"])
+    content = docx_bytes()
+    assert upload(client, lead_step, "Kết quả.docx", content).status_code == 302
+
+    # When they submit the report
+    response = client.post(
+        reverse("workflow:step", args=[lead_step.pk]),
+        {"action": "submit", "report-result": "Đã ban hành kế hoạch", "report-self_assessment": "done"},
+    )
+
+    # Then it goes on to the partner unit, and the trail names the file and its hash
+    assert response.status_code == 302
+    assert response["Location"] == reverse("workflow:my_steps")
+    lead_step.refresh_from_db()
+    assert (lead_step.state, lead_step.explanation, lead_step.submitted_by) == ("done", "", personas["staff"])
+    partner = Step.objects.get(period_task=lead_step.period_task, kind="partner")
+    assert partner.unit.short_name == "QLTM"
+    event = AuditEvent.objects.get(action="submit", step=lead_step)
+    assert event.data["evidence"] == [
+        {"original_name": "Kết quả.docx", "sha256": hashlib.sha256(content).hexdigest()}
+    ]
+
+
+def test_a_removed_file_no_longer_counts_as_evidence(
+    client: Any, personas: dict[str, Any], lead_step: Step
+) -> None:
+    # Given the assignee attached a file and then removed it
+    client.force_login(personas["staff"])
+    url = reverse("workflow:step", args=[lead_step.pk])
+    assert upload(client, lead_step, "Kết quả.pdf", PDF).status_code == 302
+    evidence = Evidence.objects.get(step=lead_step)
+    assert client.post(url, {"action": "remove_evidence", "evidence": evidence.pk}).status_code == 302
+
+    # When they submit without an explanation
+    response = client.post(
+        url, {"action": "submit", "report-result": "Đã làm", "report-self_assessment": "done"}
+    )
+
+    # Then the explanation is asked for and the step stays
+    assert response.status_code == 400
+    assert "hãy đính kèm tệp hoặc viết giải trình" in response.content.decode()
+    lead_step.refresh_from_db()
+    assert lead_step.state == "open"
+    assert not Step.objects.filter(kind="partner").exists()

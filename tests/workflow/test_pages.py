@@ -1,0 +1,554 @@
+"""The workflow's pages: fixed query counts, filters, pagination, bulk claim, launch, notifications."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from plans.models import Appendix, Criterion, PlanTask, Section
+from tests.factories import CriterionFactory, periods, plan_task
+from workflow import services
+from workflow.models import Notification, PeriodTask, Step
+
+LEAD_DONE = {"result": "Đã ban hành kế hoạch", "self_assessment": "done", "explanation": "Không có tệp"}
+# The most queries a page may take, whatever the number of processes. The step page is over
+# the 15 aimed at (18 for its assignee): it reads the period task a second time, the assignee
+# and the step's evidence apart from the history's, and guardian costs two queries per
+# may_claim / may_execute / may_assign check; the budget pins today's number.
+QUERY_BUDGET = 15
+STEP_PAGE_BUDGET = 18
+LIST_PAGES = ("my_steps", "unit_queue", "awaiting", "done_by_me")
+STEP_LINK = re.compile(r'href="/quy-trinh/buoc/(\d+)/"')
+ROW = re.compile(r'<tr class="([^"]*)">(.*?)</tr>', re.S)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def criterion(db: Any) -> Criterion:
+    return CriterionFactory()
+
+
+@pytest.fixture
+def q1(criterion: Criterion) -> Any:
+    return periods(criterion.section.appendix.plan)["Q1"]
+
+
+def launch(period: Any, personas: dict[str, Any], tasks: list[PlanTask]) -> list[PeriodTask]:
+    result = services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=tasks)
+    return result.started
+
+
+def lead_of(period_task: PeriodTask) -> Step:
+    return period_task.steps.get(kind="lead")
+
+
+def count_queries(client: Any, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(queries)
+
+
+# --- a fixed number of queries whatever the number of processes ----------------------------
+
+
+def add_processes(
+    criterion: Criterion, period: Any, units: dict[str, Any], personas: dict[str, Any], n: int
+) -> None:
+    """n processes of each sort QLCN's lists show.
+
+    claimed: lead step claimed by the staff member (my_steps, unit_queue);
+    waiting: lead step nobody claimed (unit_queue);
+    reviewed: lead step submitted by the staff member, now in the office's review (awaiting, done_by_me).
+    """
+    claimed = [plan_task(criterion, lead=[units["QLCN"]], partners=[units["QLTM"]]) for _ in range(n)]
+    waiting = [plan_task(criterion, lead=[units["QLCN"]], partners=[units["ATNL"]]) for _ in range(n)]
+    reviewed = [plan_task(criterion, lead=[units["QLCN"]]) for _ in range(n)]
+    launch(period, personas, claimed + waiting + reviewed)
+    staff = personas["staff"]
+    for task in claimed:
+        services.step_claim(step_id=lead_of(task.period_tasks.get()).pk, user=staff)
+    for task in reviewed:
+        step = lead_of(task.period_tasks.get())
+        services.step_claim(step_id=step.pk, user=staff)
+        services.step_submit(step_id=step.pk, user=staff, data=LEAD_DONE)
+
+
+def test_every_page_takes_the_same_number_of_queries_for_2_and_12_processes(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    # Given 2 processes of each sort, and one step and one period task to open
+    add_processes(criterion, q1, units, personas, 2)
+    first = PeriodTask.objects.order_by("pk").first()
+    step_url = reverse("workflow:step", args=[lead_of(first).pk])
+    pages = [
+        ("staff", reverse("workflow:my_steps"), 2),
+        ("staff", reverse("workflow:unit_queue"), 4),
+        ("office_reviewer", reverse("workflow:awaiting"), 2),
+        ("staff", reverse("workflow:done_by_me"), 2),
+        ("staff", step_url, None),  # the assignee: report form and evidence form
+        ("unit_head", step_url, None),  # the unit head: assign form
+        ("auditor", step_url, None),
+        ("auditor", reverse("workflow:period_task", args=[first.pk]), None),
+        ("staff", reverse("workflow:notifications"), None),
+    ]
+
+    def measure() -> list[int]:
+        counts = []
+        for persona, url, _rows in pages:
+            client.force_login(personas[persona])
+            client.get(url)  # warm-up: the content-type cache and the like
+            counts.append(count_queries(client, url))
+        return counts
+
+    with_2 = measure()
+
+    # When 10 more processes of each sort are added (12 of each)
+    add_processes(criterion, q1, units, personas, 10)
+    with_12 = measure()
+
+    # Then every page took exactly as many queries as before, and few
+    report = {
+        url + f" ({persona})": (a, b) for (persona, url, _), a, b in zip(pages, with_2, with_12, strict=True)
+    }
+    print("queries per page (2 processes, 12 processes):", report)
+    assert with_12 == with_2, report
+    budgets = [STEP_PAGE_BUDGET if url == step_url else QUERY_BUDGET for _, url, _ in pages]
+    assert all(n <= budget for n, budget in zip(with_12, budgets, strict=True)), report
+    # and the lists really showed 12 rows of each
+    client.force_login(personas["staff"])
+    assert client.get(reverse("workflow:my_steps")).content.decode().count('href="/quy-trinh/buoc/') == 12
+
+
+# --- filters, overdue, pagination ------------------------------------------------------------
+
+
+def listed(html: str) -> list[int]:
+    """The step ids a list page shows, in order."""
+    return [int(pk) for _cls, row in ROW.findall(html) for pk in STEP_LINK.findall(row)[:1]]
+
+
+@pytest.fixture
+def queue(criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]) -> dict[str, Step]:
+    """QLCN's queue: appendix 1 and 2, periods Q1 and H1, a lead and a partner step.
+
+    t1 (appendix 1, QLCN leads) runs in Q1 and H1; t2 (appendix 2, QLCN leads) in Q1;
+    t3 (appendix 1, QLTM leads, QLCN helps) in Q1, QLTM already reported.
+    """
+    plan = criterion.section.appendix.plan
+    appendix2 = Appendix.objects.create(plan=plan, number=2, index=Appendix.Index.PAR, title="Phụ lục 2")
+    section2 = Section.objects.create(appendix=appendix2, code="I", title="CẢI CÁCH THỂ CHẾ")
+    criterion2 = Criterion.objects.create(
+        section=section2, ordinal="1", code="TC 2.1", name="Rà soát văn bản"
+    )
+    t1 = plan_task(criterion, lead=[units["QLCN"]], task="Nhiệm vụ một")
+    t2 = plan_task(criterion2, lead=[units["QLCN"]], task="Nhiệm vụ hai")
+    t3 = plan_task(criterion, lead=[units["QLTM"]], partners=[units["QLCN"]], task="Nhiệm vụ ba")
+    h1 = periods(plan)["H1"]
+    launch(q1, personas, [t1, t2, t3])
+    launch(h1, personas, [t1])
+    t3_lead = lead_of(t3.period_tasks.get())
+    services.step_claim(step_id=t3_lead.pk, user=personas["other_staff"])
+    services.step_submit(step_id=t3_lead.pk, user=personas["other_staff"], data=LEAD_DONE)
+    steps = {
+        "t1_q1": lead_of(t1.period_tasks.get(period=q1)),
+        "t1_h1": lead_of(t1.period_tasks.get(period=h1)),
+        "t2_q1": lead_of(t2.period_tasks.get()),
+        "t3_partner": t3.period_tasks.get().steps.get(kind="partner", unit=units["QLCN"]),
+    }
+    # All in time (the 2024 plan's own due dates are long past), then t2's lead one day late.
+    today = timezone.localdate()
+    for offset, step in enumerate(steps.values(), start=10):
+        Step.objects.filter(pk=step.pk).update(due_date=today + datetime.timedelta(days=offset))
+    Step.objects.filter(pk=steps["t2_q1"].pk).update(due_date=today - datetime.timedelta(days=1))
+    return steps
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("", ["t2_q1", "t1_q1", "t1_h1", "t3_partner"]),
+        ("appendix=1", ["t1_q1", "t1_h1", "t3_partner"]),
+        ("appendix=2", ["t2_q1"]),
+        ("appendix=3", []),
+        ("period=H1", ["t1_h1"]),
+        ("period=Q1", ["t2_q1", "t1_q1", "t3_partner"]),
+        ("kind=partner", ["t3_partner"]),
+        ("kind=lead&appendix=1&period=Q1", ["t1_q1"]),
+        ("overdue=1", ["t2_q1"]),
+        ("overdue=1&appendix=1", []),
+    ],
+)
+def test_unit_queue_filters_return_exactly_the_matching_steps(
+    client: Any, q1: Any, personas: dict[str, Any], queue: dict[str, Step], query: str, expected: list[str]
+) -> None:
+    # Given QLCN's queue of four open steps; periods named by code in the parameters
+    period_ids = {p.code: p.pk for p in q1.plan.periods.all()}
+    query = re.sub(r"period=(\w+)", lambda m: f"period={period_ids[m.group(1)]}", query)
+    client.force_login(personas["staff"])
+
+    # When the staff member filters the unit's queue
+    response = client.get(f"{reverse('workflow:unit_queue')}?{query}")
+
+    # Then exactly the matching steps are listed, the most urgent first
+    assert response.status_code == 200
+    assert listed(response.content.decode()) == [queue[name].pk for name in expected]
+
+
+@pytest.mark.parametrize("page", ["my_steps", "unit_queue"])
+def test_overdue_row_is_flagged_and_only_that_one(
+    client: Any, personas: dict[str, Any], queue: dict[str, Step], page: str
+) -> None:
+    # Given the staff member holds all of QLCN's steps, one of them a day past due
+    for step in queue.values():
+        services.step_claim(step_id=step.pk, user=personas["staff"])
+    client.force_login(personas["staff"])
+
+    # When they open the list
+    html = client.get(reverse(f"workflow:{page}")).content.decode()
+
+    # Then only the overdue row carries the class and the words "quá hạn"
+    rows = {int(STEP_LINK.search(row).group(1)): (cls, row) for cls, row in ROW.findall(html)}
+    assert set(rows) == {s.pk for s in queue.values()}
+    flagged = {pk for pk, (cls, row) in rows.items() if cls == "row-overdue"}
+    worded = {pk for pk, (cls, row) in rows.items() if "quá hạn" in row}
+    assert flagged == worded == {queue["t2_q1"].pk}
+
+
+def test_awaiting_filters_by_kind_and_flags_overdue_reviews(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    # Given two tasks in review, one of them due yesterday
+    tasks = [plan_task(criterion, lead=[units["QLCN"]]) for _ in range(2)]
+    launch(q1, personas, tasks)
+    reviews = []
+    for task in tasks:
+        lead = lead_of(task.period_tasks.get())
+        services.step_claim(step_id=lead.pk, user=personas["staff"])
+        services.step_submit(step_id=lead.pk, user=personas["staff"], data=LEAD_DONE)
+        reviews.append(task.period_tasks.get().steps.get(kind="review"))
+    today = timezone.localdate()
+    Step.objects.filter(pk=reviews[0].pk).update(due_date=today + datetime.timedelta(days=3))
+    Step.objects.filter(pk=reviews[1].pk).update(due_date=today - datetime.timedelta(days=1))
+    client.force_login(personas["office_reviewer"])
+
+    # When the office lists what awaits it, all of it, the reviews, the sign-offs, the overdue
+    url = reverse("workflow:awaiting")
+    every = listed(client.get(url).content.decode())
+    review_only = listed(client.get(f"{url}?kind=review").content.decode())
+    sign_off_only = listed(client.get(f"{url}?kind=sign_off").content.decode())
+    overdue = client.get(f"{url}?overdue=1").content.decode()
+
+    # Then
+    assert every == review_only == [reviews[1].pk, reviews[0].pk]
+    assert sign_off_only == []
+    assert listed(overdue) == [reviews[1].pk]
+    assert [cls for cls, _ in ROW.findall(overdue)] == ["row-overdue"]
+
+
+def test_next_page_link_appears_only_beyond_50_rows(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    # Given 50 open lead steps in QLCN's queue
+    tasks = [plan_task(criterion, lead=[units["QLCN"]]) for _ in range(51)]
+    launch(q1, personas, tasks[:50])
+    client.force_login(personas["staff"])
+    url = reverse("workflow:unit_queue")
+
+    # When the staff member opens the queue, then there is a single page of 50
+    fifty = client.get(url).content.decode()
+    assert len(listed(fifty)) == 50
+    assert "Trang sau" not in fifty
+    assert "Trang trước" not in fifty
+
+    # Given one more (51)
+    launch(q1, personas, tasks[50:])
+
+    # Then page 1 shows 50 and links to page 2, keeping the filters
+    first = client.get(f"{url}?kind=lead").content.decode()
+    assert len(listed(first)) == 50
+    assert "Trang sau" in first
+    assert 'href="?kind=lead&amp;page=2"' in first
+    # and page 2 shows the last one, with a link back and none forward
+    second = client.get(f"{url}?kind=lead&page=2").content.decode()
+    all_ids = sorted(Step.objects.filter(unit=units["QLCN"]).values_list("pk", flat=True))
+    assert sorted(listed(first) + listed(second)) == all_ids
+    assert len(listed(second)) == 1
+    assert "Trang sau" not in second
+    assert 'href="?kind=lead&amp;page=1"' in second
+
+
+# --- bulk claim ---------------------------------------------------------------------------------
+
+
+def test_bulk_claim_takes_the_unclaimed_selected_steps_and_reports_the_skipped(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    # Given QLCN has four open lead steps, one already taken by the unit head; QLTM has one
+    qlcn = [
+        lead_of(pt)
+        for pt in launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]]) for _ in range(4)])
+    ]
+    (qltm,) = [lead_of(pt) for pt in launch(q1, personas, [plan_task(criterion, lead=[units["QLTM"]])])]
+    services.step_claim(step_id=qlcn[3].pk, user=personas["unit_head"])
+    client.force_login(personas["staff"])
+    url = reverse("workflow:unit_queue")
+    page = client.get(url).content.decode()
+    # (only unclaimed rows have a checkbox)
+    assert re.findall(r'name="steps" value="(\d+)"', page) == [str(s.pk) for s in qlcn[:3]]
+
+    # When the staff member selects two free ones, the taken one, QLTM's one and a bogus id
+    response = client.post(
+        url, {"steps": [qlcn[0].pk, qlcn[2].pk, qlcn[3].pk, qltm.pk, "999999", "x"]}, follow=True
+    )
+
+    # Then the two free ones are theirs, the others untouched, and the page says 2 taken, 3 skipped
+    assert response.redirect_chain == [(url, 302)]
+    assert "Đã nhận 2 việc. 3 việc không nhận được (đã có người nhận hoặc không thuộc đơn vị)." in (
+        response.content.decode()
+    )
+    assignees = dict(Step.objects.filter(kind="lead").values_list("pk", "assignee_id"))
+    assert assignees == {
+        qlcn[0].pk: personas["staff"].pk,
+        qlcn[1].pk: None,
+        qlcn[2].pk: personas["staff"].pk,
+        qlcn[3].pk: personas["unit_head"].pk,
+        qltm.pk: None,
+    }
+
+
+def test_bulk_claim_with_nothing_selected_warns_and_claims_nothing(
+    client: Any, q1: Any, criterion: Criterion, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
+    client.force_login(personas["staff"])
+
+    response = client.post(reverse("workflow:unit_queue"), {}, follow=True)
+
+    assert "Chưa chọn bước nào để nhận." in response.content.decode()
+    assert not Step.objects.filter(assignee__isnull=False).exists()
+
+
+# --- bad query values ---------------------------------------------------------------------------
+
+JUNK = "appendix=abc&period=x&kind=zzz&overdue=yes&page=-1"
+
+
+# Who opens each list in these tests, so that it has rows to show.
+LIST_READER = {
+    "my_steps": "staff",
+    "unit_queue": "staff",
+    "awaiting": "office_reviewer",
+    "done_by_me": "other_staff",
+}
+
+
+@pytest.mark.parametrize("page", LIST_PAGES)
+@pytest.mark.parametrize(
+    ("query", "shows"),
+    [
+        (JUNK, "all"),
+        ("page=0", "all"),
+        ("page=abc", "all"),
+        ("page=100000", "all"),
+        ("page=1.5", "all"),
+        ("appendix=-1&period=-2&kind=", "all"),
+        ("appendix=99999999999999999999", "all"),  # not a usable id: ignored
+        ("period=2147483648", "none"),
+        ("page=99999", "none"),
+    ],
+)
+def test_list_pages_ignore_values_that_are_not_usable_numbers(
+    client: Any, personas: dict[str, Any], queue: dict[str, Step], page: str, query: str, shows: str
+) -> None:
+    # Given each list has rows for its reader: staff holds t1's Q1 step; the office has a review
+    services.step_claim(step_id=queue["t1_q1"].pk, user=personas["staff"])
+    t3_lead = queue["t3_partner"].period_task.steps.get(kind="lead")
+    assert t3_lead.submitted_by == personas["other_staff"]
+    services.step_claim(step_id=queue["t3_partner"].pk, user=personas["staff"])
+    services.step_submit(step_id=queue["t3_partner"].pk, user=personas["staff"], data={"no_opinion": True})
+    client.force_login(personas[LIST_READER[page]])
+    url = reverse(f"workflow:{page}")
+    unfiltered = listed(client.get(url).content.decode())
+    assert unfiltered
+
+    # When the list is asked for with values that are not usable numbers
+    response = client.get(f"{url}?{query}")
+
+    # Then the page is shown, never a server error: unusable values ignored (page 1), or no rows
+    assert response.status_code == 200
+    assert listed(response.content.decode()) == (unfiltered if shows == "all" else [])
+
+
+SQLITE = connection.vendor == "sqlite"
+
+
+@pytest.mark.parametrize("page", LIST_PAGES)
+@pytest.mark.parametrize(
+    "query",
+    [
+        pytest.param("appendix=²", id="superscript-appendix"),
+        pytest.param("period=²", id="superscript-period"),
+        pytest.param("page=²", id="superscript-page"),
+        pytest.param("appendix=" + "9" * 5000, id="5000-digit-appendix"),
+        pytest.param(
+            "period=9999999999999999999",
+            id="period-beyond-int64",
+            marks=pytest.mark.skipif(not SQLITE, reason="PostgreSQL answers an out-of-range id with no rows"),
+        ),
+    ],
+)
+def test_list_pages_survive_digit_like_values(
+    client: Any, personas: dict[str, Any], page: str, query: str
+) -> None:
+    client.raise_request_exception = False
+    client.force_login(personas["office_reviewer"])
+
+    response = client.get(f"{reverse(f'workflow:{page}')}?{query}")
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("where", ["bulk_claim", "launch", "remove_evidence"])
+def test_posted_digit_like_values_never_give_a_server_error(
+    client: Any, q1: Any, criterion: Criterion, units: dict[str, Any], personas: dict[str, Any], where: str
+) -> None:
+    client.raise_request_exception = False
+    if where == "bulk_claim":
+        client.force_login(personas["staff"])
+        response = client.post(reverse("workflow:unit_queue"), {"steps": ["²"]})
+        assert response.status_code == 302
+    elif where == "launch":
+        client.force_login(personas["office_reviewer"])
+        response = client.post(reverse("workflow:launch"), {"plan": "²", "period": "Q1"})
+        assert response.status_code == 400
+    else:
+        (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
+        services.step_claim(step_id=lead_of(pt).pk, user=personas["staff"])
+        client.force_login(personas["staff"])
+        response = client.post(
+            reverse("workflow:step", args=[lead_of(pt).pk]), {"action": "remove_evidence", "evidence": "²"}
+        )
+        assert response.status_code == 404
+
+
+# --- launching ---------------------------------------------------------------------------------
+
+
+def test_launch_previews_confirms_and_is_idempotent(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    # Given a plan with three ongoing tasks and one "year" task (not reported in Q1)
+    for n in range(3):
+        plan_task(criterion, lead=[units["QLCN"]], task=f"Nhiệm vụ thường xuyên {n}")
+    plan_task(criterion, lead=[units["QLCN"]], timeline_kind=PlanTask.TimelineKind.YEAR)
+    plan = criterion.section.appendix.plan
+    client.force_login(personas["office_reviewer"])
+    url = reverse("workflow:launch")
+
+    # When the office opens the page, then it shows the form
+    form = client.get(url).content.decode()
+    assert 'name="plan"' in form and 'name="period"' in form
+    assert "Xem trước" in form
+
+    # When it previews Q1, then it is told how many processes would start, and none started yet
+    preview = client.post(url, {"plan": plan.pk, "period": "Q1"})
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert "Sẽ khởi tạo <strong>3</strong> quy trình cho kỳ Quý I/2024" in html
+    assert "Xác nhận khởi tạo 3 quy trình" in html
+    assert 'name="confirm" value="1"' in html
+    assert PeriodTask.objects.count() == 0
+
+    # When it confirms, then three processes start and the page says so
+    done = client.post(url, {"plan": plan.pk, "period": "Q1", "confirm": "1"}, follow=True)
+    assert done.redirect_chain == [(reverse("workflow:awaiting"), 302)]
+    assert "Đã khởi tạo 3 quy trình cho kỳ Quý I/2024." in done.content.decode()
+    assert PeriodTask.objects.filter(period__code="Q1").count() == 3
+
+    # When it previews and confirms again, then nothing more starts, and it is told why
+    again_preview = client.post(url, {"plan": plan.pk, "period": "Q1"}).content.decode()
+    assert "Sẽ khởi tạo <strong>0</strong> quy trình" in again_preview
+    assert "3 nhiệm vụ đã có quy trình trong kỳ này sẽ được bỏ qua." in again_preview
+    again = client.post(url, {"plan": plan.pk, "period": "Q1", "confirm": "1"}, follow=True)
+    assert (
+        "Đã khởi tạo 0 quy trình cho kỳ Quý I/2024; 3 nhiệm vụ đã có quy trình trong kỳ nên được bỏ qua."
+        in again.content.decode()
+    )
+    assert PeriodTask.objects.count() == 3
+
+
+def test_launch_with_an_unknown_period_is_400_and_starts_nothing(
+    client: Any, criterion: Criterion, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    plan_task(criterion, lead=[units["QLCN"]])
+    client.force_login(personas["office_reviewer"])
+
+    response = client.post(
+        reverse("workflow:launch"),
+        {"plan": criterion.section.appendix.plan.pk, "period": "Q9", "confirm": "1"},
+    )
+
+    assert response.status_code == 400
+    assert "Hãy chọn một lựa chọn hợp lệ" in response.content.decode()
+    assert PeriodTask.objects.count() == 0
+
+
+# --- notifications -----------------------------------------------------------------------------
+
+
+def test_notifications_page_lists_the_step_that_arrived_in_the_unit(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    # Given a task led by QLCN was launched
+    task = plan_task(criterion, lead=[units["QLCN"]], task="Rà soát thủ tục hành chính")
+    (pt,) = launch(q1, personas, [task])
+    step = lead_of(pt)
+    message = (
+        "Việc mới – Chủ trì thực hiện (Phòng Quản lý công nghiệp): Rà soát thủ tục hành chính – kỳ Quý I/2024"
+    )
+    notes = Notification.objects.filter(step=step).order_by("user__username")
+    assert list(notes.values_list("user__username", "message", "url")) == [
+        ("qlcn_cv", message, reverse("workflow:step", args=[step.pk])),
+        ("qlcn_tp", message, reverse("workflow:step", args=[step.pk])),
+    ]
+
+    # When the staff member opens their notifications
+    client.force_login(personas["staff"])
+    html = client.get(reverse("workflow:notifications")).content.decode()
+
+    # Then the message is listed, unread, with the count in the bar
+    assert f"<strong>{message}</strong>" in html
+    assert '<span class="badge">1</span>' in html
+    # and ATNL's staff member has none
+    client.force_login(personas["atnl_staff"])
+    assert "Chưa có thông báo." in client.get(reverse("workflow:notifications")).content.decode()
+
+
+def test_opening_a_notification_marks_it_read_and_goes_to_the_step(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
+    note = Notification.objects.get(user=personas["staff"])
+    client.force_login(personas["staff"])
+
+    response = client.post(reverse("workflow:notification_open", args=[note.pk]))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("workflow:step", args=[lead_of(pt).pk])
+    note.refresh_from_db()
+    assert note.read_at is not None
+    # and someone else cannot open it
+    client.force_login(personas["unit_head"])
+    assert client.post(reverse("workflow:notification_open", args=[note.pk])).status_code == 404
