@@ -9,6 +9,9 @@ urlpatterns = [
     path("dang-xuat/", auth_views.LogoutView.as_view(), name="logout"),
     path("ke-hoach/", include("plans.urls")),
     path("quy-trinh/", include("workflow.urls")),
+    path("bao-cao/", include(("workflow.reports.urls", "reports"))),
+    path("lich-su/", include(("workflow.history_urls", "history"))),
+    path("tong-quan/", include(("workflow.dashboard_urls", "dashboard"))),
     path("quan-tri/", admin.site.urls),
 ]
 admin.site.site_header = "Quản trị – Kế hoạch CCHC"
