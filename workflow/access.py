@@ -33,18 +33,30 @@ def may_view_period_task(user: Any, period_task: PeriodTask) -> bool:
     )
 
 
+def _has_unit_perm(user: Any, perm: str, unit: Any) -> bool:
+    """Object permission on a unit, through one guardian checker per user object (it caches
+    the user's and groups' grants, so several checks on one page cost two queries)."""
+    from guardian.core import ObjectPermissionChecker
+
+    checker = getattr(user, "_unit_perm_checker", None)
+    if checker is None:
+        checker = ObjectPermissionChecker(user)
+        user._unit_perm_checker = checker
+    return checker.has_perm(perm.split(".", 1)[1], unit)
+
+
 def is_qualified(user: Any, step: Step) -> bool:
     """The user's role fits the step's kind and unit."""
     if not user.is_authenticated or not user.is_active:
         return False
     if step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER):
-        return step.unit is not None and user.has_perm("plans.work_on_unit", step.unit)
+        return step.unit is not None and _has_unit_perm(user, "plans.work_on_unit", step.unit)
     if step.kind == Step.Kind.REVIEW:
         return user.has_perm("workflow.review_taskprocess")
     if step.kind == Step.Kind.SIGN_OFF:
         if user.has_perm("plans.sign_off_unit"):
             return True
-        return step.unit is not None and user.has_perm("plans.sign_off_unit", step.unit)
+        return step.unit is not None and _has_unit_perm(user, "plans.sign_off_unit", step.unit)
     return False
 
 
@@ -59,7 +71,8 @@ def may_assign(user: Any, step: Step) -> bool:
         and step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER)
         and step.unit is not None
         and user.is_authenticated
-        and user.has_perm("plans.manage_unit", step.unit)
+        and user.is_active
+        and _has_unit_perm(user, "plans.manage_unit", step.unit)
     )
 
 

@@ -150,6 +150,7 @@ def _step_context(request: HttpRequest, step: Step, **overrides: Any) -> dict[st
         "bucket": period_task.bucket(),
         "bucket_colours": BUCKET_COLOURS,
         "today": timezone.localdate(),
+        "step_evidence": next((h.evidence.all() for h in history if h.pk == step.pk), []),
         "last_return": next(
             (h for h in reversed(history) if h.decision and h.decision != Step.Decision.APPROVE and h.reason),
             None,
