@@ -594,3 +594,36 @@ def reminders_send(*, today: datetime.date | None = None) -> int:
             continue  # another run sent it a moment ago
         sent += 1
     return sent
+
+
+# --- cancelling -------------------------------------------------------------------------
+
+
+def period_task_cancel(*, period_task_id: int, actor: Any, reason: str) -> PeriodTask:
+    """Hủy quy trình: the office stops a task's run in a period, with a reason.
+
+    Open steps are cancelled, the records stay; the task cannot be launched again in the
+    same period (one run per task and period).
+    """
+    from viewflow.workflow.status import PROCESS
+
+    if not actor.has_perm("workflow.launch_taskprocess"):
+        raise PermissionDenied("Chỉ Văn phòng Sở được hủy quy trình.")
+    if not reason.strip():
+        raise ValidationError({"reason": "Hủy quy trình phải nêu lý do."})
+    process_id = PeriodTask.objects.values_list("process_id", flat=True).get(pk=period_task_id)
+    flow = _flow()
+    with flow.lock(process_id):
+        period_task = PeriodTask.objects.select_related("period", "plan_task").get(pk=period_task_id)
+        process = TaskProcess.objects.get(pk=process_id)
+        if process.status in (PROCESS.DONE, PROCESS.CANCELED):
+            raise StepConflict("Quy trình đã kết thúc hoặc đã bị hủy.")
+        flow.instance.cancel(process)
+        process.status = PROCESS.CANCELED
+        process.finished = timezone.now()
+        process.save(update_fields=["status", "finished"])
+        Step.objects.filter(period_task=period_task, state=Step.State.OPEN).update(state=Step.State.CANCELED)
+        period_task.stage = Stage.CANCELED
+        period_task.save(update_fields=["stage"])
+        audit_record(actor=actor, action="cancel", period_task=period_task, reason=reason.strip())
+        return period_task

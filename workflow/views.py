@@ -297,9 +297,26 @@ def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def period_task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     period_task = access.period_task_get_for_user(user=request.user, pk=pk)
+    status, error = 200, ""
+    if request.method == "POST":
+        if request.POST.get("action") != "cancel":
+            raise PermissionDenied("Thao tác không hợp lệ.")
+        try:
+            services.period_task_cancel(
+                period_task_id=period_task.pk,
+                actor=request.user,
+                reason=request.POST.get("reason", "")[:2000],
+            )
+        except ValidationError as invalid:
+            status, error = 400, "; ".join(invalid.messages)
+        except services.StepConflict as conflict:
+            status, error = 409, conflict.message
+        else:
+            messages.success(request, "Đã hủy quy trình.")
+            return redirect("workflow:period_task", pk=period_task.pk)
     period_task = selectors.period_task_detail(period_task.pk)
     return render(
         request,
@@ -310,7 +327,11 @@ def period_task_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "history": selectors.steps_of_period_task(period_task),
             "bucket": period_task.bucket(),
             "bucket_colours": BUCKET_COLOURS,
+            "can_cancel": request.user.has_perm("workflow.launch_taskprocess")
+            and period_task.stage not in ("done", "canceled"),
+            "error": error,
         },
+        status=status,
     )
 
 

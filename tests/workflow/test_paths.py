@@ -238,3 +238,36 @@ def test_a_completed_task_is_bucketed_against_the_period_deadline(launch, person
     do(pt.steps.get(kind="sign_off"), personas["director"], decision="approve", reason="")
     pt.refresh_from_db()
     assert pt.bucket() == Bucket.DONE_LATE
+
+
+def test_office_cancels_a_run_with_a_reason(launch, personas, client):
+    pt = launch(["QLCN"], ["QLTM"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    with pytest.raises(services.ValidationError):
+        services.period_task_cancel(period_task_id=pt.pk, actor=personas["office_reviewer"], reason=" ")
+    for who in ("staff", "director", "auditor"):
+        with pytest.raises(services.PermissionDenied):
+            services.period_task_cancel(period_task_id=pt.pk, actor=personas[who], reason="x")
+    services.period_task_cancel(
+        period_task_id=pt.pk, actor=personas["office_reviewer"], reason="Trùng nhiệm vụ"
+    )
+    pt.refresh_from_db()
+    assert (pt.stage, pt.process.status) == ("canceled", "CANCELED")
+    assert open_steps(pt) == []
+    assert list(pt.steps.values_list("kind", "state")) == [("lead", "done"), ("partner", "canceled")]
+    assert AuditEvent.objects.get(action="cancel").reason == "Trùng nhiệm vụ"
+    with pytest.raises(services.StepConflict):
+        services.period_task_cancel(period_task_id=pt.pk, actor=personas["office_reviewer"], reason="lại")
+
+
+def test_cancel_through_the_page_is_for_the_office_only(launch, personas, client):
+    from django.urls import reverse
+
+    pt = launch(["QLCN"])
+    url = reverse("workflow:period_task", args=[pt.pk])
+    client.force_login(personas["staff"])
+    assert client.post(url, {"action": "cancel", "reason": "x"}).status_code == 403
+    client.force_login(personas["office_reviewer"])
+    assert client.post(url, {"action": "cancel", "reason": ""}).status_code == 400
+    assert client.post(url, {"action": "cancel", "reason": "Không còn phù hợp"}).status_code == 302
+    assert client.post(url, {"action": "cancel", "reason": "lại"}).status_code == 409
