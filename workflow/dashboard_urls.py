@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from workflow import dashboard
+
+urlpatterns = [
+    path("", dashboard.index, name="index"),
+    path("nhiem-vu/", dashboard.tasks, name="tasks"),
+]

@@ -1,0 +1,513 @@
+"""The progress dashboard: counts per bucket against a hand-built set, links, scope, access, queries."""
+
+from __future__ import annotations
+
+import datetime
+import html
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from plans.models import PlanTask, ReportingPeriod, Unit
+from tests.factories import AppendixFactory, CriterionFactory, PlanFactory, SectionFactory, periods, plan_task
+from workflow import dashboard, services
+from workflow.models import Bucket, PeriodTask, Stage, Step
+
+ICT = ZoneInfo("Asia/Ho_Chi_Minh")
+LEAD_REPORT = {
+    "result": "Đã triển khai",
+    "self_assessment": "done",
+    "explanation": "Không có tệp, xin giải trình",
+}
+ON_TIME, LATE, IN_TIME, OVERDUE, NOT_STARTED = (
+    Bucket.DONE_ON_TIME,
+    Bucket.DONE_LATE,
+    Bucket.OPEN_IN_TIME,
+    Bucket.OPEN_OVERDUE,
+    Bucket.NOT_STARTED,
+)
+COUNT_LINK = re.compile(r'<a class="count(?: zero)?" href="([^"]+)" title="[^"]*">(\d+)</a>')
+TASK_LINK = re.compile(r'href="/quy-trinh/nhiem-vu/(\d+)/"')
+QUERY_BOUND = 12
+
+
+def at(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datetime.datetime:
+    return datetime.datetime(year, month, day, hour, minute, tzinfo=ICT)
+
+
+def travel(moment: datetime.datetime) -> Any:
+    return time_machine.travel(moment, tick=False)
+
+
+def do(step: Step, user: Any, **data: Any) -> None:
+    services.step_claim(step_id=step.pk, user=user)
+    services.step_submit(step_id=step.pk, user=user, data=data)
+
+
+def complete(pt: PeriodTask, when: datetime.datetime) -> None:
+    """Signed off at ``when`` (a direct update: the services' path is covered by task "a")."""
+    PeriodTask.objects.filter(pk=pt.pk).update(
+        stage=Stage.DONE, started_at=when - datetime.timedelta(days=2), completed_at=when
+    )
+    Step.objects.filter(period_task=pt, state=Step.State.OPEN).update(state=Step.State.DONE)
+
+
+# --- the hand-built set ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def world(units: dict[str, Unit], personas: dict[str, Any]) -> dict[str, Any]:
+    """Two appendices, three lead units, two periods (Q1 due 10/3/2024, H1 due 10/6/2024).
+
+    Q1: a on time (the whole flow through the services, 5/3); b on time (23:30 on 10/3);
+    c late (00:30 on 11/3: still 10/3 in UTC); d late, led by QLCN and QLTM; e started and
+    open; f untouched; l cancelled. H1: g started, h untouched, i done early. j ("Năm")
+    and k (policy) never launched.
+    """
+    plan = PlanFactory()
+    a1 = AppendixFactory(plan=plan, number=1)
+    a2 = AppendixFactory(plan=plan, number=2, title="Phụ lục 2")
+    s11 = SectionFactory(appendix=a1, code="I", order=1)
+    s12 = SectionFactory(appendix=a1, code="II", title="XÂY DỰNG THỂ CHẾ", order=2)
+    s21 = SectionFactory(appendix=a2, code="I", order=1)
+    c11, c12, c21 = (CriterionFactory(section=s) for s in (s11, s12, s21))
+    qlcn, qltm, atnl = units["QLCN"], units["QLTM"], units["ATNL"]
+    tasks = {
+        "a": plan_task(c11, lead=[qlcn], task="a – ban hành kế hoạch"),
+        "b": plan_task(c11, lead=[qltm], task="b – tuyên truyền"),
+        "c": plan_task(c12, lead=[qlcn], task="c – rà soát văn bản"),
+        "d": plan_task(c21, lead=[qlcn, qltm], task="d – đơn giản hóa thủ tục"),
+        "e": plan_task(c21, lead=[atnl], task="e – kiểm soát thủ tục"),
+        "f": plan_task(c12, lead=[atnl], task="f – kiểm tra văn bản"),
+        "l": plan_task(c21, lead=[qlcn], task="l – nhiệm vụ trùng"),
+        "g": plan_task(c11, lead=[qlcn], task="g – theo dõi"),
+        "h": plan_task(c21, lead=[qltm], task="h – số hóa hồ sơ"),
+        "i": plan_task(c12, lead=[atnl], task="i – tập huấn"),
+        "j": plan_task(c11, lead=[qlcn], timeline_kind=PlanTask.TimelineKind.YEAR, task="j – năm"),
+        "k": plan_task(c11, lead=[qlcn], timeline_kind=PlanTask.TimelineKind.POLICY, task="k – chính sách"),
+    }
+    ps = periods(plan)
+    office, staff = personas["office_reviewer"], personas["staff"]
+    with travel(at(2024, 3, 1)):
+        services.period_launch(period=ps["Q1"], actor=office, plan_tasks=[tasks[k] for k in "abcdefl"])
+        services.period_launch(period=ps["H1"], actor=office, plan_tasks=[tasks[k] for k in "ghi"])
+    pts = {k: PeriodTask.objects.get(plan_task=t) for k, t in tasks.items() if k not in "jk"}
+    with travel(at(2024, 3, 2)):
+        e_lead = pts["e"].steps.get(kind=Step.Kind.LEAD)
+        services.step_claim(step_id=e_lead.pk, user=personas["atnl_staff"])
+        services.step_save_draft(step_id=e_lead.pk, user=personas["atnl_staff"], data={"result": "Đang làm"})
+        services.period_task_cancel(period_task_id=pts["l"].pk, actor=office, reason="Trùng nhiệm vụ a")
+    with travel(at(2024, 3, 5, 10)):
+        do(pts["a"].steps.get(kind=Step.Kind.LEAD), staff, **LEAD_REPORT)
+        do(pts["a"].steps.get(kind=Step.Kind.REVIEW), office, decision="approve", reason="")
+        do(pts["a"].steps.get(kind=Step.Kind.SIGN_OFF), personas["director"], decision="approve", reason="")
+    complete(pts["b"], at(2024, 3, 10, 23, 30))
+    complete(pts["c"], at(2024, 3, 11, 0, 30))
+    complete(pts["d"], at(2024, 3, 15))
+    complete(pts["i"], at(2024, 3, 18))
+    PeriodTask.objects.filter(pk=pts["g"].pk).update(started_at=at(2024, 3, 3))
+    for pt in pts.values():
+        pt.refresh_from_db()
+    return {
+        "plan": plan,
+        "periods": ps,
+        "tasks": tasks,
+        "pts": pts,
+        "sections": {"1/I": s11, "1/II": s12, "2/I": s21},
+        "units": units,
+    }
+
+
+def page_counts(content: str) -> dict[tuple[tuple[str, str], ...], int]:
+    """Every linked count of a dashboard page, keyed by its filters (the period left out)."""
+    found: dict[tuple[tuple[str, str], ...], int] = {}
+    for href, number in COUNT_LINK.findall(content):
+        params = tuple(
+            sorted((k, v) for k, v in parse_qsl(urlsplit(html.unescape(href)).query) if k != "period")
+        )
+        assert found.setdefault(params, int(number)) == int(number), params  # the same link, the same number
+    return found
+
+
+def key(**params: Any) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, str(v)) for k, v in params.items()))
+
+
+def listed(client: Any, url: str) -> list[int]:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return [int(pk) for pk in TASK_LINK.findall(response.content.decode())]
+
+
+# --- the buckets: SQL and Python agree -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "today",
+    [
+        datetime.date(2024, 3, 8),
+        datetime.date(2024, 3, 10),
+        datetime.date(2024, 3, 11),
+        datetime.date(2024, 3, 20),
+        datetime.date(2024, 6, 11),
+    ],
+)
+def test_sql_buckets_equal_python_bucket_for_every_task(world: dict[str, Any], today: datetime.date) -> None:
+    # Given the hand-built runs of both periods, cancelled one included
+    by_python = {pt.pk: pt.bucket(today) for pt in PeriodTask.objects.select_related("period")}
+    assert len(by_python) == 10
+
+    # When the database counts each run, and labels each run
+    counted = PeriodTask.objects.values("pk").annotate(**dashboard._count_columns(today))
+    labelled = dict(PeriodTask.objects.annotate(b=dashboard.bucket_annotation(today)).values_list("pk", "b"))
+
+    # Then each run is counted once, in the bucket Python gives it
+    for row in counted:
+        assert {b: n for b, n in dashboard._counts_of(row).items() if n} == {by_python[row["pk"]]: 1}
+    assert labelled == by_python
+
+
+def test_completion_day_is_taken_in_vietnam_time(world: dict[str, Any]) -> None:
+    # b: 23:30 on 10/3 (on time); c: 00:30 on 11/3, which is still 10/3 in UTC (late)
+    today = datetime.date(2024, 3, 20)
+    labelled = dict(PeriodTask.objects.annotate(b=dashboard.bucket_annotation(today)).values_list("pk", "b"))
+    assert labelled[world["pts"]["b"].pk] == ON_TIME
+    assert labelled[world["pts"]["c"].pk] == LATE
+
+
+# --- the dashboard's numbers ---------------------------------------------------------------------
+
+
+def test_office_dashboard_counts_the_period_per_appendix_section_and_unit(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    q1 = world["periods"]["Q1"]
+    s, u = world["sections"], world["units"]
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["office_reviewer"])
+        response = client.get(reverse("dashboard:index"), {"period": q1.pk})
+    assert response.status_code == 200
+    counts = page_counts(response.content.decode())
+
+    def row(**params: Any) -> list[int]:
+        return [counts[key(**params, bucket=b)] for b in (ON_TIME, LATE, IN_TIME, OVERDUE, NOT_STARTED)] + [
+            counts[key(**params)]
+        ]
+
+    # Totals: the cancelled run l is no result; the not launched ones are counted apart
+    assert row() == [2, 2, 0, 2, 0, 6]
+    assert row(appendix=1) == [2, 1, 0, 1, 0, 4]
+    assert row(appendix=2) == [0, 1, 0, 1, 0, 2]
+    assert row(section=s["1/I"].pk) == [2, 0, 0, 0, 0, 2]
+    assert row(section=s["1/II"].pk) == [0, 1, 0, 1, 0, 2]
+    assert row(section=s["2/I"].pk) == [0, 1, 0, 1, 0, 2]
+    # d, led by QLCN and QLTM, counts for both
+    assert row(unit=u["QLCN"].pk) == [1, 2, 0, 0, 0, 3]
+    assert row(unit=u["QLTM"].pk) == [1, 1, 0, 0, 0, 2]
+    assert row(unit=u["ATNL"].pk) == [0, 0, 0, 2, 0, 2]
+    assert len(counts) == 6 * (1 + 2 + 3 + 3)
+    # g, h and i ("Thường xuyên") run in H1 only; j ("Năm") and k (policy) are not due in Q1
+    assert response.context["not_launched"] == 3
+    assert "3 nhiệm vụ chưa khởi tạo trong kỳ" in response.content.decode()
+    # The overdue open steps, oldest first, with who holds them
+    steps = response.context["overdue_steps"]
+    assert [(st.period_task_id, st.kind, st.assignee_id, st.days_late) for st in steps] == [
+        (world["pts"]["e"].pk, "lead", personas["atnl_staff"].pk, 16),
+        (world["pts"]["f"].pk, "lead", None, 16),
+    ]
+    assert "Chưa nhận</span> – Phòng An toàn - Năng lượng" in response.content.decode()
+
+
+def test_a_period_before_its_deadline_shows_open_in_time_and_not_started(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    h1 = world["periods"]["H1"]
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["director"])
+        response = client.get(reverse("dashboard:index"), {"period": h1.pk})
+    counts = page_counts(response.content.decode())
+    assert [counts[key(bucket=b)] for b in (ON_TIME, LATE, IN_TIME, OVERDUE, NOT_STARTED)] == [1, 0, 1, 0, 1]
+    assert response.context["not_launched"] == 7  # a–f and l run in Q1 only
+    assert response.context["overdue_steps"] == []
+
+
+def test_the_annual_period_counts_year_tasks_as_not_launched(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["auditor"])
+        response = client.get(reverse("dashboard:index"), {"period": world["periods"]["Y"].pk})
+    assert response.context["not_launched"] == 11  # ten "Thường xuyên" and j ("Năm"); never k
+    assert page_counts(response.content.decode())[key()] == 0
+
+
+@pytest.mark.parametrize(
+    ("moment", "code"),
+    [(at(2024, 3, 20), "H1"), (at(2024, 3, 10, 23), "Q1"), (at(2024, 12, 20), "Y")],
+)
+def test_default_period_is_the_nearest_upcoming_deadline_else_the_latest(
+    client: Any, world: dict[str, Any], personas: dict[str, Any], moment: datetime.datetime, code: str
+) -> None:
+    with travel(moment):
+        client.force_login(personas["office_reviewer"])
+        response = client.get(reverse("dashboard:index"))
+    assert response.context["period"] == world["periods"][code]
+
+
+def test_unit_head_sees_only_the_tasks_their_unit_leads(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    q1, u, pts = world["periods"]["Q1"], world["units"], world["pts"]
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["unit_head"])  # head of QLCN
+        response = client.get(reverse("dashboard:index"), {"period": q1.pk})
+        assert response.status_code == 200
+        counts = page_counts(response.content.decode())
+        # a (on time), c and d (late); d's co-lead QLTM has no row here
+        assert counts[key()] == 3
+        assert [counts[key(bucket=b)] for b in (ON_TIME, LATE, OVERDUE)] == [1, 2, 0]
+        assert (counts[key(appendix=1)], counts[key(appendix=2)]) == (2, 1)
+        assert counts[key(unit=u["QLCN"].pk)] == 3
+        assert key(unit=u["QLTM"].pk) not in counts
+        assert key(unit=u["ATNL"].pk) not in counts
+        assert response.context["not_launched"] == 1  # g
+        assert response.context["overdue_steps"] == []  # e and f are ATNL's
+        # Asking the list for another unit's tasks gives only those the head's unit co-leads
+        assert listed(client, reverse("dashboard:tasks") + f"?period={q1.pk}") == [
+            pts["a"].pk,
+            pts["c"].pk,
+            pts["d"].pk,
+        ]
+        assert listed(client, reverse("dashboard:tasks") + f"?period={q1.pk}&unit={u['QLTM'].pk}") == [
+            pts["d"].pk
+        ]
+        assert listed(client, reverse("dashboard:tasks") + f"?period={q1.pk}&unit={u['ATNL'].pk}") == []
+
+
+# --- every number links to exactly the tasks behind it ---------------------------------------------
+
+
+def expected_tasks(
+    period: ReportingPeriod, params: dict[str, str], today: datetime.date, unit: Unit | None
+) -> list[int]:
+    """The runs a count stands for, worked out in Python from PeriodTask.bucket()."""
+    chosen = []
+    runs = (
+        PeriodTask.objects.filter(period=period)
+        .exclude(stage=Stage.CANCELED)
+        .select_related("period", "plan_task__criterion__section__appendix")
+        .prefetch_related("plan_task__lead_units")
+        .order_by("plan_task__position")
+    )
+    for pt in runs:
+        leads = {x.pk for x in pt.plan_task.lead_units.all()}
+        section = pt.plan_task.criterion.section
+        if (
+            (unit is None or unit.pk in leads)
+            and params.get("bucket", pt.bucket(today)) == pt.bucket(today)
+            and int(params.get("appendix", section.appendix.number)) == section.appendix.number
+            and int(params.get("section", section.pk)) == section.pk
+            and (int(params.get("unit", 0)) in leads if "unit" in params else True)
+        ):
+            chosen.append(pt.pk)
+    return chosen
+
+
+@pytest.mark.parametrize(("persona", "scoped"), [("office_reviewer", False), ("unit_head", True)])
+@pytest.mark.parametrize("code", ["Q1", "H1"])
+def test_each_count_links_to_exactly_the_tasks_it_counts(
+    client: Any, world: dict[str, Any], personas: dict[str, Any], persona: str, scoped: bool, code: str
+) -> None:
+    period = world["periods"][code]
+    today = datetime.date(2024, 3, 20)
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas[persona])
+        content = client.get(reverse("dashboard:index"), {"period": period.pk}).content.decode()
+        links = COUNT_LINK.findall(content)
+        assert links
+        for href, number in links:
+            url = html.unescape(href)
+            params = dict(parse_qsl(urlsplit(url).query))
+            assert params["period"] == str(period.pk)
+            want = expected_tasks(period, params, today, world["units"]["QLCN"] if scoped else None)
+            assert listed(client, url) == want, url
+            assert len(want) == int(number), url
+
+
+def test_task_list_shows_task_leads_stage_and_bucket(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    q1, pts = world["periods"]["Q1"], world["pts"]
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["auditor"])
+        response = client.get(reverse("dashboard:tasks"), {"period": q1.pk, "bucket": LATE, "appendix": 2})
+    content = response.content.decode()
+    assert [pt.pk for pt in response.context["period_tasks"]] == [pts["d"].pk]
+    assert "d – đơn giản hóa thủ tục" in content
+    assert re.search(r">QLCN</span>, <span[^>]*>QLTM<", content)
+    assert "Hoàn thành</td>" in content  # the stage
+    assert '<span class="pill orange">Hoàn thành quá hạn</span>' in content
+
+
+def test_task_list_pages_without_counting(
+    client: Any, world: dict[str, Any], personas: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard, "PAGE_SIZE", 4)
+    q1, pts = world["periods"]["Q1"], world["pts"]
+    url = reverse("dashboard:tasks")
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["office_reviewer"])
+        with CaptureQueriesContext(connection) as queries:
+            first = client.get(url, {"period": q1.pk})
+        second = client.get(url, {"period": q1.pk, "page": 2})
+    assert [pt.pk for pt in first.context["period_tasks"]] == [pts[k].pk for k in "abcd"]
+    assert first.context["has_next"] is True
+    assert f"?period={q1.pk}&amp;page=2" in first.content.decode()
+    assert [pt.pk for pt in second.context["period_tasks"]] == [pts[k].pk for k in "ef"]
+    assert second.context["has_next"] is False
+    assert not [q for q in queries if "COUNT(" in q["sql"].upper() and "workflow_periodtask" in q["sql"]]
+
+
+def test_unknown_period_is_404_and_unknown_filters_are_ignored(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    q1 = world["periods"]["Q1"]
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["office_reviewer"])
+        assert client.get(reverse("dashboard:index"), {"period": 999_999}).status_code == 404
+        assert client.get(reverse("dashboard:tasks"), {"period": 999_999}).status_code == 404
+        response = client.get(
+            reverse("dashboard:tasks"), {"period": q1.pk, "bucket": "nonsense", "unit": "-1"}
+        )
+    assert len(response.context["period_tasks"]) == 6
+
+
+def test_no_period_yet_shows_an_empty_dashboard(client: Any, personas: dict[str, Any]) -> None:
+    client.force_login(personas["office_reviewer"])
+    response = client.get(reverse("dashboard:index"))
+    assert response.status_code == 200
+    assert "Chưa có kỳ báo cáo nào." in response.content.decode()
+
+
+# --- who may see it ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("persona", "status"),
+    [
+        ("staff", 403),
+        ("other_staff", 403),
+        ("unit_head", 200),
+        ("office_reviewer", 200),
+        ("director", 200),
+        ("deputy", 200),
+        ("auditor", 200),
+    ],
+)
+@pytest.mark.parametrize("page", ["dashboard:index", "dashboard:tasks"])
+def test_dashboard_access_per_role(
+    client: Any, world: dict[str, Any], personas: dict[str, Any], persona: str, status: int, page: str
+) -> None:
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas[persona])
+        assert client.get(reverse(page), {"period": world["periods"]["Q1"].pk}).status_code == status
+
+
+@pytest.mark.parametrize("page", ["dashboard:index", "dashboard:tasks"])
+def test_anonymous_is_sent_to_login(client: Any, db: Any, page: str) -> None:
+    response = client.get(reverse(page))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+# --- a fixed number of queries ---------------------------------------------------------------------
+
+
+def add_runs(world_min: dict[str, Any], personas: dict[str, Any], n: int) -> None:
+    """n more Q1 runs spread over two appendices and three lead units, in every state."""
+    criteria, leads = world_min["criteria"], world_min["leads"]
+    new = [
+        plan_task(criteria[i % 2], lead=[leads[i % 3]], partners=[leads[(i + 1) % 3]])
+        for i in range(len(world_min["runs"]), len(world_min["runs"]) + n)
+    ]
+    with travel(at(2024, 3, 1)):
+        started = services.period_launch(
+            period=world_min["q1"], actor=personas["office_reviewer"], plan_tasks=new
+        )
+    for i, pt in enumerate(started.started):
+        if i % 3 == 0:
+            complete(pt, at(2024, 3, 8 + i % 7))
+        elif i % 3 == 1:
+            step = pt.steps.get(kind=Step.Kind.LEAD)
+            Step.objects.filter(pk=step.pk).update(assignee=personas["staff"])
+            PeriodTask.objects.filter(pk=pt.pk).update(started_at=at(2024, 3, 2))
+    world_min["runs"].extend(started.started)
+
+
+@pytest.fixture
+def world_min(units: dict[str, Unit]) -> dict[str, Any]:
+    plan = PlanFactory()
+    a1, a2 = AppendixFactory(plan=plan, number=1), AppendixFactory(plan=plan, number=2)
+    criteria = [CriterionFactory(section=SectionFactory(appendix=a)) for a in (a1, a2)]
+    return {
+        "q1": periods(plan)["Q1"],
+        "criteria": criteria,
+        "leads": [units["QLCN"], units["QLTM"], units["ATNL"]],
+        "runs": [],
+    }
+
+
+def test_dashboard_takes_a_fixed_number_of_queries_for_3_and_30_runs(
+    client: Any, world_min: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    q1 = world_min["q1"]
+    pages = [
+        ("office_reviewer", reverse("dashboard:index"), {"period": q1.pk}),
+        ("unit_head", reverse("dashboard:index"), {"period": q1.pk}),
+        ("director", reverse("dashboard:tasks"), {"period": q1.pk}),
+        ("unit_head", reverse("dashboard:tasks"), {"period": q1.pk, "appendix": 1}),
+    ]
+
+    def measure() -> Iterator[int]:
+        with travel(at(2024, 3, 20)):
+            for persona, url, params in pages:
+                client.force_login(personas[persona])
+                client.get(url, params)  # warm-up: content types and the like
+                with CaptureQueriesContext(connection) as queries:
+                    response = client.get(url, params)
+                assert response.status_code == 200
+                yield len(queries)
+
+    add_runs(world_min, personas, 3)
+    with_3 = list(measure())
+    add_runs(world_min, personas, 27)
+    with_30 = list(measure())
+
+    assert with_3 == with_30
+    assert max(with_30) <= QUERY_BOUND, with_30
+
+
+# --- small pieces ------------------------------------------------------------------------------------
+
+
+def test_bar_shares_add_up_to_a_hundred() -> None:
+    assert dashboard.whole_percents([1, 1, 1, 0, 0]) == [34, 33, 33, 0, 0]
+    assert dashboard.whole_percents([2, 1, 0, 0, 4]) == [29, 14, 0, 0, 57]
+    assert dashboard.whole_percents([0, 0, 0, 0, 0]) == [0, 0, 0, 0, 0]
+
+
+def test_dashboard_templates_hold_no_inline_style_or_script() -> None:
+    # The Content Security Policy allows this site's stylesheets and scripts only.
+    from pathlib import Path
+
+    for path in Path("templates/dashboard").glob("*.html"):
+        text = path.read_text()
+        assert "style=" not in text and "<style" not in text and "<script" not in text, path

@@ -1,0 +1,547 @@
+"""Tổng quan tiến độ: results of one reporting period counted per the national convention.
+
+Selectors first, then the two pages. Every count is computed in the database by
+conditional aggregation (one grouped query per breakdown) with the same definitions as
+``PeriodTask.bucket()``, so the dashboard costs a fixed number of queries whatever the
+number of processes. A run whose stage is "canceled" is no result of the period and is
+left out of every count and list.
+"""
+
+from __future__ import annotations
+
+import datetime
+import zoneinfo
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.lookups import GreaterThan, LessThanOrEqual
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from plans.models import PlanTask, ReportingPeriod, Section, Unit
+from plans.roles import roles_of
+from workflow.models import BUCKET_COLOURS, Bucket, PeriodTask, Stage, Step
+from workflow.selectors import parse_id
+
+PAGE_SIZE = 50
+OVERDUE_STEPS_SHOWN = 50
+BUCKETS: tuple[str, ...] = tuple(Bucket.values)
+
+
+# --- who sees what -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardScope:
+    """The whole department (unit None) or the tasks one unit leads (its head's view)."""
+
+    unit: Unit | None = None
+
+
+def dashboard_scope_for_user(user: Any) -> DashboardScope:
+    """Office, leadership and auditors see the department; a unit head sees their unit; others 403."""
+    roles = roles_of(user)
+    if roles.sees_everything or user.is_superuser:
+        return DashboardScope()
+    if roles.is_head and roles.unit is not None:
+        return DashboardScope(unit=roles.unit)
+    raise PermissionDenied(
+        "Trang tổng quan dành cho Lãnh đạo Sở, Văn phòng Sở, trưởng đơn vị và người kiểm tra."
+    )
+
+
+# --- the buckets in SQL ------------------------------------------------------------------
+
+
+def bucket_conditions(today: datetime.date) -> dict[str, Q]:
+    """One condition per bucket on PeriodTask, mutually exclusive: PeriodTask.bucket() in SQL.
+
+    The completion day is taken in the department's time zone (a report signed off at
+    00:30 on the 11th is late for a deadline on the 10th, although it is still the 10th in UTC).
+    """
+    done_day = TruncDate("completed_at", tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
+    deadline = F("period__deadline")
+    done = Q(completed_at__isnull=False)
+    open_ = Q(completed_at__isnull=True)
+    past_deadline = Q(period__deadline__lt=today)
+    return {
+        Bucket.DONE_ON_TIME: done & Q(LessThanOrEqual(done_day, deadline)),
+        Bucket.DONE_LATE: done & Q(GreaterThan(done_day, deadline)),
+        Bucket.OPEN_IN_TIME: open_ & ~past_deadline & Q(started_at__isnull=False),
+        Bucket.OPEN_OVERDUE: open_ & past_deadline,
+        Bucket.NOT_STARTED: open_ & ~past_deadline & Q(started_at__isnull=True),
+    }
+
+
+def bucket_annotation(today: datetime.date) -> Case:
+    """The bucket of each row, as a column."""
+    return Case(
+        *(When(condition, then=Value(str(bucket))) for bucket, condition in bucket_conditions(today).items()),
+        output_field=CharField(),
+    )
+
+
+def _count_columns(today: datetime.date) -> dict[str, Count]:
+    return {
+        f"n_{bucket}": Count("pk", filter=condition) for bucket, condition in bucket_conditions(today).items()
+    }
+
+
+def _counts_of(row: Mapping[str, Any]) -> dict[str, int]:
+    return {bucket: row[f"n_{bucket}"] for bucket in BUCKETS}
+
+
+# --- selectors ---------------------------------------------------------------------------
+
+
+def dashboard_periods(*, not_launched_in: DashboardScope | None = None) -> list[ReportingPeriod]:
+    """Every period, newest plan first.
+
+    With a scope, each period also carries ``not_launched``: the plan tasks that should run
+    in it (see ``period_timeline_kinds``) but have no run yet, counted in the same query by
+    one correlated subquery per timeline kind (a plan has four periods, so this is cheap).
+    """
+    qs = ReportingPeriod.objects.select_related("plan").order_by("-plan__year", "deadline")
+    if not_launched_in is None:
+        return list(qs)
+    periods = list(
+        qs.annotate(
+            not_launched_ongoing=_not_launched(PlanTask.TimelineKind.ONGOING, not_launched_in),
+            not_launched_year=_not_launched(PlanTask.TimelineKind.YEAR, not_launched_in),
+        )
+    )
+    for period in periods:
+        takes_year = PlanTask.TimelineKind.YEAR in period_timeline_kinds(period)
+        period.not_launched = period.not_launched_ongoing + (period.not_launched_year if takes_year else 0)
+    return periods
+
+
+def period_default(periods: Iterable[ReportingPeriod], today: datetime.date) -> ReportingPeriod | None:
+    """The period whose deadline is the nearest upcoming one, else the latest."""
+    periods = list(periods)
+    upcoming = [p for p in periods if p.deadline >= today]
+    if upcoming:
+        return min(upcoming, key=lambda p: (p.deadline, p.pk))
+    return max(periods, key=lambda p: (p.deadline, p.pk), default=None)
+
+
+def _led_by(unit: Unit, plan_task_ref: str) -> Exists:
+    return Exists(
+        PlanTask.lead_units.through.objects.filter(plantask_id=OuterRef(plan_task_ref), unit_id=unit.pk)
+    )
+
+
+def period_tasks_in_scope(*, period: ReportingPeriod, scope: DashboardScope) -> QuerySet[PeriodTask]:
+    """The period's runs (canceled ones aside), limited to the tasks the scope's unit leads."""
+    qs = PeriodTask.objects.filter(period=period).exclude(stage=Stage.CANCELED)
+    if scope.unit is not None:
+        qs = qs.filter(_led_by(scope.unit, "plan_task_id"))
+    return qs
+
+
+def bucket_counts_by_section(
+    *, period: ReportingPeriod, scope: DashboardScope, today: datetime.date
+) -> list[dict[str, Any]]:
+    """One row per section (with its appendix) holding runs: the counts per bucket."""
+    rows = (
+        period_tasks_in_scope(period=period, scope=scope)
+        .values(
+            appendix_number=F("plan_task__criterion__section__appendix__number"),
+            appendix_title=F("plan_task__criterion__section__appendix__title"),
+            section_pk=F("plan_task__criterion__section_id"),
+            section_code=F("plan_task__criterion__section__code"),
+            section_title=F("plan_task__criterion__section__title"),
+            section_order=F("plan_task__criterion__section__order"),
+        )
+        .annotate(**_count_columns(today))
+        .order_by("appendix_number", "section_order", "section_pk")
+    )
+    return [{**row, "counts": _counts_of(row)} for row in rows]
+
+
+def bucket_counts_by_unit(
+    *, period: ReportingPeriod, scope: DashboardScope, today: datetime.date
+) -> list[dict[str, Any]]:
+    """One row per lead unit: a run counts once for each of its task's lead units."""
+    rows = (
+        period_tasks_in_scope(period=period, scope=scope)
+        .filter(plan_task__lead_units__isnull=False)
+        .values(
+            unit_pk=F("plan_task__lead_units__id"),
+            unit_name=F("plan_task__lead_units__name"),
+            unit_short=F("plan_task__lead_units__short_name"),
+            unit_order=F("plan_task__lead_units__order"),
+        )
+        .annotate(**_count_columns(today))
+        .order_by("unit_order", "unit_name")
+    )
+    # A head sees their own unit's row, not the co-leads of the tasks they share.
+    return [
+        {**row, "counts": _counts_of(row)}
+        for row in rows
+        if scope.unit is None or row["unit_pk"] == scope.unit.pk
+    ]
+
+
+def period_timeline_kinds(period: ReportingPeriod) -> list[str]:
+    """The timelines a whole-period launch starts (as services.tasks_for_period decides)."""
+    kinds = [PlanTask.TimelineKind.ONGOING]
+    if period.code == ReportingPeriod.Code.Y or period.include_year_tasks:
+        kinds.append(PlanTask.TimelineKind.YEAR)
+    return [str(kind) for kind in kinds]
+
+
+def _not_launched(kind: str, scope: DashboardScope) -> Coalesce:
+    """For a ReportingPeriod row: its plan's tasks of one timeline kind without a run in it."""
+    qs = PlanTask.objects.filter(plan_id=OuterRef("plan_id"), timeline_kind=kind).exclude(
+        Exists(PeriodTask.objects.filter(period_id=OuterRef(OuterRef("pk")), plan_task_id=OuterRef("pk")))
+    )
+    if scope.unit is not None:
+        qs = qs.filter(_led_by(scope.unit, "pk"))
+    counted = qs.order_by().values("plan_id").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def overdue_open_steps(
+    *, period: ReportingPeriod, scope: DashboardScope, today: datetime.date, limit: int = OVERDUE_STEPS_SHOWN
+) -> list[Step]:
+    """Open steps past their due date, oldest first, with who holds them (limit + 1 rows)."""
+    qs = (
+        Step.objects.filter(period_task__period=period, state=Step.State.OPEN, due_date__lt=today)
+        .exclude(period_task__stage=Stage.CANCELED)
+        .select_related("period_task__plan_task", "unit", "assignee")
+        .order_by("due_date", "pk")
+    )
+    if scope.unit is not None:
+        qs = qs.filter(_led_by(scope.unit, "period_task__plan_task_id"))
+    return list(qs[: limit + 1])
+
+
+@dataclass(frozen=True)
+class DashboardFilters:
+    """What a count stands for: the GET parameters of the task list behind it."""
+
+    period: int | None = None
+    bucket: str | None = None
+    appendix: int | None = None  # the appendix number within the period's plan
+    section: int | None = None
+    unit: int | None = None
+
+    @classmethod
+    def from_query(cls, params: Any) -> DashboardFilters:
+        bucket = params.get("bucket") or None
+        return cls(
+            period=parse_id(params.get("period", "")),
+            bucket=bucket if bucket in BUCKETS else None,
+            appendix=parse_id(params.get("appendix", "")),
+            section=parse_id(params.get("section", "")),
+            unit=parse_id(params.get("unit", "")),
+        )
+
+    def query(self, **changes: Any) -> str:
+        chosen = replace(self, **changes)
+        names = ("period", "bucket", "appendix", "section", "unit")
+        return urlencode({name: getattr(chosen, name) for name in names if getattr(chosen, name) is not None})
+
+    def apply(self, qs: QuerySet[PeriodTask], today: datetime.date) -> QuerySet[PeriodTask]:
+        if self.bucket:
+            qs = qs.filter(bucket_conditions(today)[self.bucket])
+        if self.appendix:
+            qs = qs.filter(plan_task__criterion__section__appendix__number=self.appendix)
+        if self.section:
+            qs = qs.filter(plan_task__criterion__section_id=self.section)
+        if self.unit:
+            qs = qs.filter(
+                Exists(
+                    PlanTask.lead_units.through.objects.filter(
+                        plantask_id=OuterRef("plan_task_id"), unit_id=self.unit
+                    )
+                )
+            )
+        return qs
+
+
+def period_task_list(
+    *, period: ReportingPeriod, scope: DashboardScope, filters: DashboardFilters, today: datetime.date
+) -> QuerySet[PeriodTask]:
+    """The runs behind one count, in plan order, each with its bucket (two queries a page)."""
+    return (
+        filters.apply(period_tasks_in_scope(period=period, scope=scope), today)
+        .annotate(bucket_code=bucket_annotation(today))
+        .select_related("plan_task__criterion__section__appendix", "period__plan")
+        .prefetch_related("plan_task__lead_units")
+        .order_by("plan_task__position", "pk")
+    )
+
+
+# --- presentation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cell:
+    bucket: str
+    label: str
+    colour: str
+    count: int
+    url: str
+    percent: int  # whole percent, so the bar's width is a class (the CSP allows no inline style)
+
+
+@dataclass
+class CountRow:
+    """One line of a breakdown: counts per bucket, each linked to its tasks, and a stacked bar."""
+
+    label: str
+    title: str
+    total: int
+    total_url: str
+    cells: list[Cell] = field(default_factory=list)
+    is_group: bool = False
+
+
+def whole_percents(counts: list[int]) -> list[int]:
+    """Shares of 100 that add up to exactly 100 (largest remainder), or all 0 when empty."""
+    total = sum(counts)
+    if not total:
+        return [0] * len(counts)
+    exact = [n * 100 / total for n in counts]
+    shares = [int(x) for x in exact]
+    by_remainder = sorted(range(len(counts)), key=lambda i: (shares[i] - exact[i], i))
+    for i in by_remainder[: 100 - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def count_row(
+    *,
+    label: str,
+    title: str = "",
+    counts: Mapping[str, int],
+    filters: DashboardFilters,
+    is_group: bool = False,
+) -> CountRow:
+    base = reverse("dashboard:tasks")
+    total = sum(counts.values())
+    percents = whole_percents([counts[bucket] for bucket in BUCKETS])
+    return CountRow(
+        label=label,
+        title=title,
+        total=total,
+        total_url=f"{base}?{filters.query()}",
+        is_group=is_group,
+        cells=[
+            Cell(
+                bucket=bucket,
+                label=str(Bucket(bucket).label),
+                colour=BUCKET_COLOURS[Bucket(bucket)],
+                count=counts[bucket],
+                url=f"{base}?{filters.query(bucket=bucket)}",
+                percent=percent,
+            )
+            for bucket, percent in zip(BUCKETS, percents, strict=True)
+        ],
+    )
+
+
+def _sum(rows: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    total = dict.fromkeys(BUCKETS, 0)
+    for counts in rows:
+        for bucket in BUCKETS:
+            total[bucket] += counts[bucket]
+    return total
+
+
+CHART_HEIGHT = 160  # the tallest bar, in the SVG's viewBox units (the viewBox is 620 x 240)
+CHART_BASELINE = 190
+CHART_NAMES = {
+    Bucket.DONE_ON_TIME: ("Hoàn thành", "đúng hạn"),
+    Bucket.DONE_LATE: ("Hoàn thành", "quá hạn"),
+    Bucket.OPEN_IN_TIME: ("Chưa hoàn thành", "trong hạn"),
+    Bucket.OPEN_OVERDUE: ("Chưa hoàn thành", "quá hạn"),
+    Bucket.NOT_STARTED: ("Chưa thực hiện", ""),
+}
+
+
+def chart_bars(total: CountRow) -> list[dict[str, Any]]:
+    """The period's totals as bars of the inline SVG chart: integer geometry, so nothing is localised."""
+    highest = max((cell.count for cell in total.cells), default=0) or 1
+    bars = []
+    for index, cell in enumerate(total.cells):
+        height = round(cell.count * CHART_HEIGHT / highest)
+        x = 20 + index * 120
+        bars.append(
+            {
+                "cell": cell,
+                "x": x,
+                "centre": x + 40,
+                "y": CHART_BASELINE - height,
+                "height": height,
+                "value_y": CHART_BASELINE - height - 6,
+                "names": CHART_NAMES[Bucket(cell.bucket)],
+            }
+        )
+    return bars
+
+
+# Who picks up an unclaimed step that has no unit: the office reviews, leadership signs off.
+STEP_POOLS = {Step.Kind.REVIEW: "Văn phòng Sở", Step.Kind.SIGN_OFF: "Lãnh đạo Sở"}
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+def _period_from(
+    request: HttpRequest, periods: list[ReportingPeriod], today: datetime.date
+) -> ReportingPeriod | None:
+    wanted = parse_id(request.GET.get("period", ""))
+    if wanted is None:
+        return period_default(periods, today)
+    for period in periods:
+        if period.pk == wanted:
+            return period
+    raise Http404("Không tìm thấy kỳ báo cáo.")
+
+
+def _appendix_and_section_rows(
+    sections: list[dict[str, Any]], filters: DashboardFilters
+) -> tuple[list[CountRow], list[CountRow]]:
+    """Appendix rows are sums of their sections (a run belongs to one section): no extra query."""
+    appendix_rows: list[CountRow] = []
+    section_rows: list[CountRow] = []
+    for number in dict.fromkeys(row["appendix_number"] for row in sections):
+        mine = [row for row in sections if row["appendix_number"] == number]
+        appendix = count_row(
+            label=f"Phụ lục {number}",
+            title=mine[0]["appendix_title"],
+            counts=_sum(row["counts"] for row in mine),
+            filters=replace(filters, appendix=number),
+        )
+        appendix_rows.append(appendix)
+        section_rows.append(replace(appendix, is_group=True))
+        section_rows.extend(
+            count_row(
+                label=f"{row['section_code']}. {row['section_title']}"
+                if row["section_code"]
+                else row["section_title"] or "—",
+                counts=row["counts"],
+                filters=replace(filters, section=row["section_pk"]),
+            )
+            for row in mine
+        )
+    return appendix_rows, section_rows
+
+
+@login_required
+@require_GET
+def index(request: HttpRequest) -> HttpResponse:
+    scope = dashboard_scope_for_user(request.user)
+    today = timezone.localdate()
+    periods = dashboard_periods(not_launched_in=scope)
+    period = _period_from(request, periods, today)
+    context: dict[str, Any] = {"scope": scope, "periods": periods, "period": period, "today": today}
+    if period is None:
+        return render(request, "dashboard/index.html", context)
+
+    filters = DashboardFilters(period=period.pk)
+    sections = bucket_counts_by_section(period=period, scope=scope, today=today)
+    appendix_rows, section_rows = _appendix_and_section_rows(sections, filters)
+    unit_rows = [
+        count_row(
+            label=row["unit_short"],
+            title=row["unit_name"],
+            counts=row["counts"],
+            filters=replace(filters, unit=row["unit_pk"]),
+        )
+        for row in bucket_counts_by_unit(period=period, scope=scope, today=today)
+    ]
+    total = count_row(label="Tổng", counts=_sum(row["counts"] for row in sections), filters=filters)
+    steps = overdue_open_steps(period=period, scope=scope, today=today)
+    for step in steps:
+        step.days_late = (today - step.due_date).days
+        step.holder_pool = step.unit.name if step.unit else STEP_POOLS.get(step.kind, "")
+    context.update(
+        total=total,
+        chart=chart_bars(total),
+        chart_baseline=CHART_BASELINE,
+        appendix_rows=appendix_rows,
+        section_rows=section_rows,
+        unit_rows=unit_rows,
+        not_launched=period.not_launched,
+        overdue_steps=steps[:OVERDUE_STEPS_SHOWN],
+        more_overdue_steps=len(steps) > OVERDUE_STEPS_SHOWN,
+        can_launch=roles_of(request.user).is_office,
+        legend=[(str(Bucket(b).label), BUCKET_COLOURS[Bucket(b)]) for b in BUCKETS],
+    )
+    return render(request, "dashboard/index.html", context)
+
+
+@login_required
+@require_GET
+def tasks(request: HttpRequest) -> HttpResponse:
+    scope = dashboard_scope_for_user(request.user)
+    today = timezone.localdate()
+    periods = dashboard_periods()
+    period = _period_from(request, periods, today)
+    if period is None:
+        raise Http404("Chưa có kỳ báo cáo nào.")
+    filters = replace(DashboardFilters.from_query(request.GET), period=period.pk)
+    number = parse_id(request.GET.get("page", "1")) or 1
+    if number >= 100_000:
+        number = 1
+    start = (number - 1) * PAGE_SIZE
+    # A page without COUNT(*): one row more than shown tells whether there is a next page.
+    rows = list(
+        period_task_list(period=period, scope=scope, filters=filters, today=today)[
+            start : start + PAGE_SIZE + 1
+        ]
+    )
+    for row in rows:
+        row.bucket_label = str(Bucket(row.bucket_code).label)
+        row.bucket_colour = BUCKET_COLOURS[Bucket(row.bucket_code)]
+    section = (
+        Section.objects.select_related("appendix").filter(pk=filters.section).first()
+        if filters.section
+        else None
+    )
+    unit = Unit.objects.filter(pk=filters.unit).first() if filters.unit else None
+    return render(
+        request,
+        "dashboard/tasks.html",
+        {
+            "scope": scope,
+            "period": period,
+            "filters": filters,
+            "bucket_label": str(Bucket(filters.bucket).label) if filters.bucket else "",
+            "bucket_colour": BUCKET_COLOURS[Bucket(filters.bucket)] if filters.bucket else "",
+            "section": section,
+            "unit": unit,
+            "period_tasks": rows[:PAGE_SIZE],
+            "page": number,
+            "has_next": len(rows) > PAGE_SIZE,
+            "query": filters.query(),
+            "back_url": f"{reverse('dashboard:index')}?{urlencode({'period': period.pk})}",
+        },
+    )
