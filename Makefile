@@ -35,10 +35,15 @@ run: seed
 # The README's test command: the whole suite on SQLite, then on PostgreSQL when DATABASE_URL is set.
 test: install
 	$(BIN)/python manage.py compilemessages -v0 --ignore=.venv
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not e2e"
+
+# Browser tests (Playwright driving Debian's chromium; docs/e2e.md). Skipped if either is missing.
+e2e: install
+	$(BIN)/python manage.py compilemessages -v0 --ignore=.venv
+	$(BIN)/pytest -q -m e2e tests/e2e
 
 test-postgres: install
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/pytest -q
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/pytest -q -m "not e2e"
 
 lint: install
 	$(BIN)/ruff check .

@@ -101,3 +101,14 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> Roles:
     )
     user._roles_cache = roles  # type: ignore[union-attr]
     return roles
+
+
+def display_name(user: object) -> str:
+    """Vietnamese order: family and middle names (last_name) before the given name (first_name).
+
+    Django's get_full_name() puts the given name first, which reads wrongly in Vietnamese.
+    """
+    if user is None:
+        return ""
+    full = f"{getattr(user, 'last_name', '')} {getattr(user, 'first_name', '')}".strip()
+    return full or getattr(user, "username", "")

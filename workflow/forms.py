@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from plans.models import Plan, PlanTask, ReportingPeriod
+from plans.roles import display_name
 from workflow.models import Step
 
 TEXT_LIMIT = 20_000
@@ -92,7 +93,7 @@ class AssignForm(forms.Form):
     def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = members
-        self.fields["assignee"].label_from_instance = lambda u: u.get_full_name() or u.username
+        self.fields["assignee"].label_from_instance = display_name
 
 
 class LaunchForm(forms.Form):

@@ -1,0 +1,256 @@
+"""One task from launch to sign-off, by five people in five browsers, with one return on the way.
+
+Everything the people do is a click or a keystroke on the pages; the fixtures only seed the
+department, the demo accounts and the plan (tests/e2e/conftest.py).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.e2e.browser import E2E_TASK_TEXT, orm_in_test_body
+
+pytestmark = pytest.mark.e2e
+
+QLCN = "Phòng Quản lý công nghiệp"
+QLTM = "Phòng Quản lý thương mại"
+PERIOD = "Quý I/2024"
+
+RESULT_1 = "Đã rà soát 12 thủ tục hành chính lĩnh vực công nghiệp; đang tổng hợp đề xuất cắt giảm."
+EXPLANATION = "Văn bản đề xuất đang trình ký nên chưa có tài liệu kiểm chứng; sẽ bổ sung ở kỳ 6 tháng."
+OPINION = "Thống nhất; đề nghị bổ sung 2 thủ tục lĩnh vực xúc tiến thương mại vào danh mục rà soát."
+REASON = "Chưa nêu số thủ tục đề xuất cắt giảm và văn bản đề xuất; đề nghị bổ sung số liệu cụ thể."
+RESULT_2 = RESULT_1 + "\nĐã đề xuất cắt giảm 3 thủ tục (Tờ trình số 45/TTr-SCT ngày 05/3/2024)."
+STEP_BUTTONS = ("Nhận việc", "Lưu nháp", "Gửi báo cáo", "Gửi quyết định", "Giao việc", "Hủy quy trình")
+
+
+def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any, e2e_task: Any) -> None:
+    office = person("vanphong")
+    lead = person("qlcn.cv")
+    partner = person("qltm.cv")
+    director = person("giamdoc")
+    auditor = person("kiemtra")
+    expect = office.expect
+
+    with story.step("css-and-js-load"):
+        topbar = office.page.locator("header.topbar")
+        expect(topbar).to_have_css("background-color", "rgb(11, 92, 171)")  # static/css/app.css
+        expect(office.nav_bar()).to_contain_text("Khởi tạo kỳ báo cáo")
+        expect(auditor.nav_bar()).not_to_contain_text("Khởi tạo kỳ báo cáo")
+        expect(auditor.nav_bar()).not_to_contain_text("Việc của đơn vị")
+
+    with story.step("office-previews-the-launch"):
+        office.nav("Khởi tạo kỳ báo cáo")
+        office.sees_heading("Khởi tạo kỳ báo cáo")
+        office.page.get_by_label("Kỳ báo cáo").select_option(label="Quý I")
+        option = f"{e2e_task.key} – {E2E_TASK_TEXT} ({e2e_task.timeline_text})"
+        office.page.get_by_label("Chỉ khởi tạo các nhiệm vụ sau").select_option(label=option)
+        office.click("Xem trước")
+        office.sees(f"Sẽ khởi tạo 1 quy trình cho kỳ {PERIOD} (hạn nộp 10/03/2024)")
+
+    with story.step("office-confirms-the-launch"):
+        office.click("Xác nhận khởi tạo 1 quy trình")
+        office.sees_heading("Chờ thẩm định, phê duyệt")
+        office.sees_message(f"Đã khởi tạo 1 quy trình cho kỳ {PERIOD}.")
+
+    with story.step("lead-finds-the-task-in-the-unit-queue"):
+        lead.nav("Việc của đơn vị")
+        lead.sees_heading(f"Việc của đơn vị – {QLCN}")
+        row = lead.page.locator("table.grid tbody tr").filter(has_text=E2E_TASK_TEXT)
+        expect(row).to_contain_text("Chủ trì thực hiện")
+        expect(row).to_contain_text("Chưa nhận")
+        expect(row).to_contain_text(PERIOD)
+        lead.open_task(E2E_TASK_TEXT, kind="Chủ trì thực hiện")
+        lead.sees_heading(f"Chủ trì thực hiện – {QLCN}")
+        lead.sees("Chưa có người nhận", E2E_TASK_TEXT, QLTM)
+        lead_step_url = lead.page.url
+
+    with story.step("auditor-sees-the-open-step-without-buttons"):
+        auditor.page.goto(lead_step_url)
+        auditor.sees_heading(f"Chủ trì thực hiện – {QLCN}")
+        auditor.sees("Chưa có người nhận")
+        auditor.has_no_button(*STEP_BUTTONS)
+        expect(auditor.page.locator("main form")).to_have_count(0)
+
+    with story.step("lead-claims"):
+        lead.click("Nhận việc")
+        lead.sees_message("Đã nhận việc.")
+        lead.has_no_button("Nhận việc")
+        lead.sees_form("Báo cáo kết quả thực hiện")
+
+    with story.step("lead-forgets-the-explanation"):
+        lead.page.get_by_label("Kết quả thực hiện").fill(RESULT_1)
+        lead.page.get_by_label("Tự đánh giá").select_option(label="Đang thực hiện")
+        lead.click("Gửi báo cáo")
+        lead.sees("Chưa có tài liệu kiểm chứng: hãy đính kèm tệp hoặc viết giải trình.")
+        expect(lead.page.get_by_label("Kết quả thực hiện")).to_have_value(RESULT_1)
+
+    with story.step("lead-saves-a-draft"):
+        lead.page.get_by_label("Giải trình").fill(EXPLANATION)
+        lead.click("Lưu nháp")
+        lead.sees_message("Đã lưu nháp.")
+        expect(lead.page.get_by_label("Giải trình")).to_have_value(EXPLANATION)
+        expect(lead.page.get_by_label("Tự đánh giá")).to_have_value("in_progress")
+
+    with story.step("lead-submits"):
+        lead.click("Gửi báo cáo")
+        lead.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
+        lead.sees_heading("Việc của tôi")
+        lead.sees("Không có việc nào.")
+
+    with story.step("partner-claims-from-the-unit-queue"):
+        partner.nav("Việc của đơn vị")
+        partner.sees_heading(f"Việc của đơn vị – {QLTM}")
+        partner.page.get_by_label("Chọn tất cả").check()  # static/js/app.js ticks the rows
+        expect(partner.page.get_by_label("Chọn", exact=True)).to_be_checked()
+        partner.click("Nhận các việc đã chọn")
+        partner.sees_message("Đã nhận 1 việc.")
+
+    with story.step("partner-gives-input"):
+        partner.open_task(E2E_TASK_TEXT, kind="Phối hợp cho ý kiến")
+        partner.sees_heading(f"Phối hợp cho ý kiến – {QLTM}")
+        partner.sees(RESULT_1, EXPLANATION)
+        partner.sees_form("Ý kiến phối hợp")
+        partner.page.get_by_label("Ý kiến phối hợp").fill(OPINION)
+        partner.click("Gửi báo cáo")
+        partner.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
+
+    with story.step("office-returns-with-a-reason"):
+        office.nav("Chờ phê duyệt")
+        office.sees_heading("Chờ thẩm định, phê duyệt")
+        office.open_task(E2E_TASK_TEXT, kind="Văn phòng Sở thẩm định")
+        office.sees_heading("Văn phòng Sở thẩm định")
+        office.sees(RESULT_1, EXPLANATION, OPINION, "Tự đánh giá: Đang thực hiện")
+        office.click("Nhận việc")
+        office.sees_message("Đã nhận việc.")
+        office.sees_form("Thẩm định")
+        office.page.get_by_label("Trả lại đơn vị chủ trì").check()
+        office.page.get_by_label("Lý do trả lại").fill(REASON)
+        office.page.get_by_label("Xin lại ý kiến các cơ quan phối hợp").check()
+        office.click("Gửi quyết định")
+        office.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
+
+    with story.step("lead-sees-the-reason-and-resubmits"):
+        lead.nav("Việc của đơn vị")
+        row = lead.page.locator("table.grid tbody tr").filter(has_text=E2E_TASK_TEXT)
+        expect(row).to_contain_text("vòng 2")
+        lead.open_task(E2E_TASK_TEXT, kind="Chủ trì thực hiện")
+        lead.sees("Lý do trả lại:", REASON)  # in the history, before claiming
+        lead.click("Nhận việc")
+        warning = lead.page.locator("main .msg-warning")
+        expect(warning).to_contain_text("Đã bị trả lại")
+        expect(warning).to_contain_text(f"Lý do: {REASON}")
+        # The returned report starts from the text sent in round 1.
+        expect(lead.page.get_by_label("Kết quả thực hiện")).to_have_value(RESULT_1)
+        expect(lead.page.get_by_label("Giải trình")).to_have_value(EXPLANATION)
+        lead.page.get_by_label("Kết quả thực hiện").fill(RESULT_2)
+        lead.page.get_by_label("Tự đánh giá").select_option(label="Đã hoàn thành")
+        lead.click("Gửi báo cáo")
+        lead.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
+
+    with story.step("partner-asked-again-has-no-opinion"):
+        partner.nav("Việc của đơn vị")
+        partner.open_task(E2E_TASK_TEXT, kind="Phối hợp cho ý kiến")
+        partner.sees("(vòng 2")
+        partner.click("Nhận việc")
+        partner.sees_form("Ý kiến phối hợp")
+        partner.page.get_by_label("Không có ý kiến").check()
+        partner.click("Gửi báo cáo")
+        partner.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
+
+    with story.step("office-approves"):
+        office.nav("Chờ phê duyệt")
+        office.open_task(E2E_TASK_TEXT, kind="Văn phòng Sở thẩm định")
+        office.sees("Đã đề xuất cắt giảm 3 thủ tục", "Không có ý kiến.")
+        office.click("Nhận việc")
+        office.sees_form("Thẩm định")
+        office.page.get_by_label("Đạt – trình Lãnh đạo Sở").check()
+        office.click("Gửi quyết định")
+        office.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
+
+    with story.step("director-signs-off"):
+        director.nav("Chờ phê duyệt")
+        director.sees_heading("Chờ thẩm định, phê duyệt")
+        director.open_task(E2E_TASK_TEXT, kind="Lãnh đạo Sở phê duyệt")
+        director.sees_heading(f"Lãnh đạo Sở phê duyệt – {QLCN}")
+        director.sees("Quyết định: Đồng ý", "Đã đề xuất cắt giảm 3 thủ tục")
+        director.click("Nhận việc")
+        director.sees_form("Phê duyệt")
+        director.page.get_by_label("Phê duyệt", exact=True).check()
+        director.click("Gửi quyết định")
+        director.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
+        director.nav("Chờ phê duyệt")
+        director.sees("Không có việc nào.")
+
+    with story.step("auditor-reads-the-dossier"):
+        # No page lists period tasks for an auditor yet: they open the link to the dossier.
+        lead.page.goto(lead_step_url)
+        dossier_url = lead.page.get_by_role("link", name="Xem toàn bộ hồ sơ, lịch sử xử lý").get_attribute(
+            "href"
+        )
+        auditor.page.goto(auditor.base_url + dossier_url)
+        auditor.sees_heading(f"Hồ sơ nhiệm vụ – kỳ {PERIOD}")
+        auditor.sees(E2E_TASK_TEXT, QLCN, QLTM, "bước hiện tại: Hoàn thành")
+        expect(auditor.page.locator("main .pill")).to_have_text(
+            re.compile(r"^Hoàn thành (đúng hạn|quá hạn)$")
+        )
+        steps = auditor.page.locator("ol.timeline > li")
+        expected = [
+            (f"Chủ trì thực hiện – {QLCN}", "vòng 1", RESULT_1, "Tự đánh giá: Đang thực hiện", EXPLANATION),
+            (f"Phối hợp cho ý kiến – {QLTM}", "vòng 1", OPINION),
+            (
+                "Văn phòng Sở thẩm định",
+                "vòng 1",
+                "Quyết định: Trả lại đơn vị chủ trì",
+                "Lý do trả lại:",
+                REASON,
+            ),
+            (f"Chủ trì thực hiện – {QLCN}", "vòng 2", "Đã đề xuất cắt giảm 3 thủ tục", "Đã hoàn thành"),
+            (f"Phối hợp cho ý kiến – {QLTM}", "vòng 2", "Không có ý kiến."),
+            ("Văn phòng Sở thẩm định", "vòng 2", "Quyết định: Đồng ý"),
+            (f"Lãnh đạo Sở phê duyệt – {QLCN}", "vòng 2", "Quyết định: Đồng ý"),
+        ]
+        expect(steps).to_have_count(len(expected))
+        for item, texts in zip(steps.all(), expected, strict=True):
+            for text in texts:
+                expect(item).to_contain_text(text)
+            expect(item).to_contain_text("đã xong")
+        auditor.has_no_button(*STEP_BUTTONS)
+        expect(auditor.page.locator("main form")).to_have_count(0)
+        expect(auditor.page.locator("main textarea")).to_have_count(0)
+
+    with story.step("no-broken-assets-or-script-errors"):
+        assert story.problems() == []
+
+    # What the people did is what the database holds.
+    with orm_in_test_body():
+        from workflow.models import PeriodTask
+
+        run = PeriodTask.objects.get(plan_task=e2e_task)
+        assert run.stage == "done"
+        assert list(run.steps.order_by("pk").values_list("kind", "round", "state", "decision")) == [
+            ("lead", 1, "done", ""),
+            ("partner", 1, "done", ""),
+            ("review", 1, "done", "lead"),
+            ("lead", 2, "done", ""),
+            ("partner", 2, "done", ""),
+            ("review", 2, "done", "approve"),
+            ("sign_off", 2, "done", "approve"),
+        ]
+        assert list(run.steps.order_by("pk").values_list("submitted_by__username", flat=True)) == [
+            "qlcn.cv",
+            "qltm.cv",
+            "vanphong",
+            "qlcn.cv",
+            "qltm.cv",
+            "vanphong",
+            "giamdoc",
+        ]
+
+
+def test_the_header_shows_a_vietnamese_name_in_vietnamese_order(person: Any) -> None:
+    office = person("vanphong")
+    office.expect(office.page.locator("header .user")).to_have_text("Lê Thị Đầu Mối", timeout=1_000)
