@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import UploadedFile
 from plans.models import PlanTask, Unit
 from plans.selectors import PlanFilters
 
-ALLOWED_SUFFIXES = (".docx", ".txt")
+ALLOWED_SUFFIXES = (".docx", ".txt", ".xlsx")
 
 
 class PlanFilterForm(forms.Form):
@@ -59,7 +59,7 @@ class PlanUploadForm(forms.Form):
     """The plan file: checked for type and size before any parser reads it."""
 
     file = forms.FileField(
-        label="Tệp kế hoạch (.docx hoặc .txt)",
+        label="Tệp kế hoạch (.docx hoặc .txt) hoặc bảng tính (.xlsx)",
         help_text="Các bảng phụ lục của kế hoạch CCHC, tối đa 10 MB.",
         error_messages={
             "required": "Hãy chọn tệp kế hoạch.",
@@ -67,7 +67,7 @@ class PlanUploadForm(forms.Form):
             "invalid": "Không đọc được tệp đã gửi.",
             "missing": "Không nhận được tệp. Hãy chọn lại.",
         },
-        widget=forms.ClearableFileInput(attrs={"accept": ".docx,.txt"}),
+        widget=forms.ClearableFileInput(attrs={"accept": ".docx,.xlsx,.txt"}),
     )
     year = forms.IntegerField(
         label="Năm kế hoạch",
@@ -87,7 +87,8 @@ class PlanUploadForm(forms.Form):
         name = PurePath(upload.name or "").name
         if not name.lower().endswith(ALLOWED_SUFFIXES):
             raise forms.ValidationError(
-                "Chỉ nhận tệp Word (.docx) hoặc văn bản (.txt, mã UTF-8). Tệp “%(name)s” không đúng loại.",
+                "Chỉ nhận tệp Word (.docx) hoặc văn bản (.txt, mã UTF-8), hoặc bảng tính Excel (.xlsx). "
+                "Tệp “%(name)s” không đúng loại.",
                 params={"name": name},
                 code="type",
             )

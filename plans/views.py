@@ -27,9 +27,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from plans.forms import PlanFilterForm, PlanUploadForm
 from plans.models import PlanTask, Unit
-from plans.parsing import ParsedPlan, PlanParseError, parse_plan_file
+from plans.parsing import ParsedPlan, PlanParseError
 from plans.selectors import plan_choose, plan_tasks_for_page, plans_list, tables_from_parsed
 from plans.services import ImportReport, PlanImportError, plan_import, unit_directory
+from plans.xlsx import parse_plan_upload as parse_plan_file  # .txt, .docx and .xlsx uploads
 
 SESSION_KEY = "plan_upload"
 _TOKEN = re.compile(r"[0-9a-f]{32}")

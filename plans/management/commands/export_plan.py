@@ -9,7 +9,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from plans.models import Plan
-from plans.selectors import plan_export_data, plan_export_xlsx
+from plans.selectors import plan_export_data
+from plans.xlsx import plan_xlsx
 
 
 class Command(BaseCommand):
@@ -39,7 +40,7 @@ class Command(BaseCommand):
         else:
             if output is None:
                 raise CommandError("Định dạng xlsx cần tệp kết quả: thêm -o TỆP.xlsx.")
-            self._write(output, plan_export_xlsx(plan))
+            self._write(output, plan_xlsx(plan))
         self.stderr.write(f"Đã ghi {output}")
 
     def _write(self, path: Path, data: bytes) -> None:

@@ -1,0 +1,105 @@
+"""Downloads of the official documents (PDF) and spreadsheets (.xlsx).
+
+Each view checks access, reads through a selector (fixed number of queries, no lock
+held), then renders or takes the bytes from the cache. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from plans.models import Plan, ReportingPeriod
+from plans.roles import roles_of
+from workflow import access
+from workflow.reports import pdf, selectors, xlsx
+from workflow.reports.formatting import attachment_header
+from workflow.selectors import parse_id
+
+PDF = "application/pdf"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _attachment(data: bytes, *, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type=content_type)
+    response["Content-Disposition"] = attachment_header(filename)
+    response["Cache-Control"] = "private, max-age=0"
+    return response
+
+
+def _id(raw: str) -> int:
+    pk = parse_id(raw)
+    if pk is None:
+        raise Http404("Không tìm thấy tài liệu.")
+    return pk
+
+
+def _plan(raw: str) -> Plan:
+    try:
+        return Plan.objects.get(pk=_id(raw))
+    except Plan.DoesNotExist as exc:
+        raise Http404("Không tìm thấy kế hoạch.") from exc
+
+
+def _period_for(request: HttpRequest, raw: str) -> ReportingPeriod:
+    """The period report is for the office, leadership and auditors only."""
+    if not (roles_of(request.user).sees_everything or request.user.is_superuser):
+        raise PermissionDenied("Chỉ Văn phòng Sở, Lãnh đạo Sở và tổ kiểm tra được tải báo cáo của kỳ.")
+    try:
+        return selectors.period_get(_id(raw))
+    except ReportingPeriod.DoesNotExist as exc:
+        raise Http404("Không tìm thấy kỳ báo cáo.") from exc
+
+
+def _period_name(period: ReportingPeriod) -> str:
+    return f"Báo cáo kết quả CCHC {period.get_code_display()} {period.plan.year}"
+
+
+@login_required
+@require_GET
+def plan_pdf(request: HttpRequest, pk: str) -> HttpResponse:
+    """Kế hoạch (PDF): every signed-in user."""
+    plan = _plan(pk)
+    data = selectors.plan_document(plan)
+    body = pdf.document_pdf("reports/plan.html", data, kind="plan")
+    return _attachment(body, content_type=PDF, filename=f"Kế hoạch CCHC {plan.year}.pdf")
+
+
+@login_required
+@require_GET
+def plan_xlsx(request: HttpRequest, pk: str) -> HttpResponse:
+    """Kế hoạch (Excel): every signed-in user."""
+    plan = _plan(pk)
+    body = xlsx.plan_xlsx_cached(plan)
+    return _attachment(body, content_type=XLSX, filename=f"Kế hoạch CCHC {plan.year}.xlsx")
+
+
+@login_required
+@require_GET
+def period_pdf(request: HttpRequest, pk: str) -> HttpResponse:
+    period = _period_for(request, pk)
+    data = selectors.period_report(period, today=timezone.localdate())
+    body = pdf.document_pdf("reports/period.html", data, kind="period")
+    return _attachment(body, content_type=PDF, filename=f"{_period_name(period)}.pdf")
+
+
+@login_required
+@require_GET
+def period_xlsx(request: HttpRequest, pk: str) -> HttpResponse:
+    period = _period_for(request, pk)
+    data = selectors.period_report(period, today=timezone.localdate())
+    body = pdf.document_cached("period_xlsx", data, lambda: xlsx.period_report_xlsx(data))
+    return _attachment(body, content_type=XLSX, filename=f"{_period_name(period)}.xlsx")
+
+
+@login_required
+@require_GET
+def dossier_pdf(request: HttpRequest, pk: str) -> HttpResponse:
+    """Hồ sơ nhiệm vụ: whoever may see the task (``access.period_task_get_for_user``)."""
+    run = access.period_task_get_for_user(user=request.user, pk=_id(pk))
+    data = selectors.dossier(run.pk, today=timezone.localdate())
+    body = pdf.document_pdf("reports/dossier.html", data, kind="dossier")
+    return _attachment(body, content_type=PDF, filename=f"Hồ sơ nhiệm vụ {run.pk} {run.period.label}.pdf")
