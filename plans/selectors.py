@@ -7,7 +7,6 @@ same number of queries for 3 tasks or 300.
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -351,88 +350,3 @@ def _export_task(t: PlanTask) -> dict[str, Any]:
 
 _WIDTHS_PAR = [6, 40, 34, 60, 26, 26, 16]
 _WIDTHS_OTHER = [6, 44, 64, 26, 26, 16]
-
-
-def plan_export_xlsx(plan: Plan) -> bytes:
-    """One sheet per appendix with the document's columns, frozen header, wrapped text."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-
-    thin = Side(style="thin", color="999999")
-    border = Border(left=thin, right=thin, top=thin, bottom=thin)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    heading_fill = PatternFill("solid", fgColor="E3EBF5")
-    group_fill = PatternFill("solid", fgColor="F0F4F9")
-    header_fill = PatternFill("solid", fgColor="D9DEE7")
-    inherited_fill = PatternFill("solid", fgColor="FFF3CD")
-
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    for appendix in _export_appendices(plan):
-        sheet = workbook.create_sheet(title=f"Phụ lục {appendix.number}")
-        has_target = appendix.has_target
-        headers = headers_for(has_target, appendix.columns)
-        sheet.append(headers)
-        for cell in sheet[1]:
-            cell.font = Font(bold=True)
-            cell.fill = header_fill
-            cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
-            cell.border = border
-        for letter_index, width in enumerate(_WIDTHS_PAR if has_target else _WIDTHS_OTHER, start=1):
-            sheet.column_dimensions[sheet.cell(row=1, column=letter_index).column_letter].width = width
-        sheet.freeze_panes = "A2"
-        n_cols = len(headers)
-
-        def heading(sheet: Any, code: str, title: str, fill: PatternFill, n_cols: int) -> None:
-            sheet.append([code, title] + [""] * (n_cols - 2))
-            row = sheet.max_row
-            sheet.merge_cells(start_row=row, start_column=2, end_row=row, end_column=n_cols)
-            for cell in sheet[row]:
-                cell.font = Font(bold=True)
-                cell.fill = fill
-                cell.alignment = wrap
-                cell.border = border
-
-        for section in appendix.sections.all():
-            if section.code or section.title:
-                heading(sheet, section.code, section.title, heading_fill, n_cols)
-            group_id = None
-            for criterion in section.criteria.all():
-                if criterion.group_id and criterion.group_id != group_id:
-                    group_id = criterion.group_id
-                    heading(sheet, criterion.group.code, criterion.group.title, group_fill, n_cols)
-                tasks = list(criterion.tasks.all())
-                start = sheet.max_row + 1
-                for i, t in enumerate(tasks):
-                    first = i == 0
-                    values = [
-                        criterion.ordinal if first else "",
-                        criterion_label(criterion.code, criterion.name) if first else "",
-                    ]
-                    fields = ["target"] if has_target else []
-                    fields += ["task", "lead", "partners", "timeline"]
-                    texts = {
-                        "target": t.target,
-                        "task": t.task,
-                        "lead": t.lead_text,
-                        "partners": t.partner_text,
-                        "timeline": t.timeline_text,
-                    }
-                    sheet.append(values + [texts[f] for f in fields])
-                    row = sheet.max_row
-                    for col, cell in enumerate(sheet[row], start=1):
-                        cell.alignment = wrap
-                        cell.border = border
-                        if col > 2 and fields[col - 3] in t.inherited:
-                            cell.fill = inherited_fill
-                if len(tasks) > 1:
-                    for col in (1, 2):
-                        sheet.merge_cells(
-                            start_row=start, start_column=col, end_row=sheet.max_row, end_column=col
-                        )
-        sheet.print_title_rows = "1:1"
-        sheet.page_setup.orientation = "landscape"
-        sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()

@@ -10,8 +10,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from plans.models import Plan
-from plans.parsing import PlanParseError, parse_plan_file
+from plans.parsing import PlanParseError
 from plans.services import ImportReport, plan_import, unit_directory
+from plans.xlsx import parse_plan_upload  # .txt, .docx and .xlsx
 
 
 class Command(BaseCommand):
@@ -49,7 +50,7 @@ class Command(BaseCommand):
             if plan is None:
                 raise CommandError(f"Không có kế hoạch ID {options['plan']}.")
         try:
-            parsed = parse_plan_file(path.name, data, unit_directory())
+            parsed = parse_plan_upload(path.name, data, unit_directory())
             report = plan_import(
                 parsed=parsed,
                 plan=plan,
