@@ -1,0 +1,74 @@
+"""Helpers of the fault tests: row counts, file hashes, the environment of a child process."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sys
+from pathlib import Path
+
+from django.conf import settings as django_settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+PYTHON = sys.executable
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+LEAD_REPORT = {"result": "Đã triển khai", "self_assessment": "done", "explanation": "Giải trình"}
+
+
+def png_bytes(seed: int) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 3), (seed % 256, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def table_counts() -> dict[str, int]:
+    """Rows per table of the test database (tables only, not views)."""
+    counts: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for info in connection.introspection.get_table_list(cursor):
+            if info.type != "t":
+                continue
+            cursor.execute(f"SELECT count(*) FROM {connection.ops.quote_name(info.name)}")  # noqa: S608
+            counts[info.name] = cursor.fetchone()[0]
+    return counts
+
+
+def tree_hashes(root: Path) -> dict[str, str]:
+    if not root.exists():
+        return {}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment of a child Django process on this test database."""
+    db = connection.settings_dict
+    env = {k: v for k, v in os.environ.items() if k not in {"TEST_DB_NAME", "SQLITE_TEST_NAME"}}
+    if connection.vendor == "postgresql":
+        user = db.get("USER") or "postgres"
+        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+        url = f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    else:
+        url = f"sqlite:///{db['NAME']}"
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=url,
+        SECRET_KEY=django_settings.SECRET_KEY,
+        VAR_DIR=str(django_settings.VAR_DIR),
+        EVIDENCE_ROOT=str(django_settings.EVIDENCE_ROOT),
+        PLAIN_STATIC="1",
+        PYTHONPATH=str(ROOT),
+    )
+    env.update(extra)
+    return env
+
+
+def sqlite_in_memory() -> bool:
+    return connection.vendor == "sqlite" and connection.is_in_memory_db()
