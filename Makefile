@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SEED := plans/seed/ke-hoach-cchc-2024-phu-luc.txt
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: messages run serve install check-system migrate seed test test-sqlite test-postgres lint check bench e2e clean
+.PHONY: backup restore test-faults messages run serve install check-system migrate seed test test-sqlite test-postgres lint check bench e2e clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null || { echo "Thiếu Python 3.11: cài gói python3.11 và python3.11-venv."; exit 1; }
@@ -54,6 +54,17 @@ check: lint test
 
 bench: install
 	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python manage.py bench
+
+# Backups: database (pg_dump -Fc / SQLite backup API) + evidence files + manifest (docs/operations.md).
+backup: install
+	$(BIN)/python manage.py backup $(if $(DIR),-o $(DIR))
+
+restore: install
+	@test -n "$(DIR)" || { echo "Dùng: make restore DIR=var/backups/<ngày-giờ>"; exit 1; }
+	$(BIN)/python manage.py restore $(DIR)
+
+test-faults: install
+	$(BIN)/pytest -q tests/faults
 
 clean:
 	rm -rf $(VENV) var

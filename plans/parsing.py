@@ -1026,6 +1026,9 @@ def _text_sources(text: str, units: UnitDirectory) -> list[_TableSource]:
     return sources
 
 
+MAX_TEXT_LINES = 20_000
+
+
 def parse_text(data: bytes, units: UnitDirectory) -> ParsedPlan:
     """Parse the tab-separated text export (UTF-8, BOM allowed).
 
@@ -1033,6 +1036,15 @@ def parse_text(data: bytes, units: UnitDirectory) -> ParsedPlan:
     for a file without any appendix.
     """
     text = _decode(data)
+    # A plan's four appendices take about a thousand lines; a cap keeps a crafted file of
+    # tiny rows from costing seconds and hundreds of MB before it is found out.
+    lines = text.count("\n") + 1
+    if lines > MAX_TEXT_LINES:
+        raise PlanParseError(
+            f"Tệp có {lines:,} dòng, vượt giới hạn {MAX_TEXT_LINES:,} dòng của một kế hoạch.".replace(
+                ",", "."
+            )
+        )
     try:
         text = _BOOKMARK.sub("", _clean(text))
         return _plan(_text_sources(text, units), units, infer_merges=True)

@@ -256,14 +256,6 @@ def txt_tiny_rows() -> bytes:
     return head + b"\t1\tx\tx\tx\tx\tx\n" * (int(9.6 * 1024 * 1024) // 14)
 
 
-TINY_ROWS_GAP = (
-    "KNOWN GAP in plans/parsing.py (not this test's file): the text reader has no row/task "
-    "limit, so 9.6 MB of tiny rows parses (as a plan!) in ~6 s with ~320 MB RSS, then the "
-    "upload is kept; a row cap like plans/xlsx.py's MAX_ROWS fixes it. strict: once fixed "
-    "this XPASSes and fails, and the xfail mark must go."
-)
-
-
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -297,7 +289,7 @@ CASES = [
     Case("txt-utf16-bom", "ke-hoach.txt", lambda: SEED_TXT.decode("utf-8").encode("utf-16")),
     Case("txt-utf16le-no-bom", "ke-hoach.txt", lambda: SEED_TXT.decode("utf-8").encode("utf-16-le")),
     Case("txt-over-10-mb", "ke-hoach.txt", lambda: SEED_TXT * (11 * 1024 * 1024 // len(SEED_TXT) + 1)),
-    Case("txt-740000-tiny-rows", "ke-hoach.txt", txt_tiny_rows, known_gap=TINY_ROWS_GAP),
+    Case("txt-740000-tiny-rows", "ke-hoach.txt", txt_tiny_rows),
 ]
 PARAMS = [
     pytest.param(
