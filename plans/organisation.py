@@ -1,19 +1,31 @@
-"""Writes about the organisation: units, their groups and rights, memberships, roles."""
+"""Writes about the organisation: units, their groups and rights, memberships, roles.
+
+Changes to who belongs where and who may do what are audited (``membership_changed``,
+``role_changed``), with the acting administrator as actor (None: the system, e.g. a seed).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
-from guardian.shortcuts import assign_perm, remove_perm
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from plans import roles
 from plans.defaults import UnitSeed
 from plans.models import Membership, Unit
+from workflow.audit import audit_record
 
 User = get_user_model()
+
+
+def _forget_roles(user: Any) -> None:
+    # roles_of() caches on the user object; the audit trail copies the actor's unit and
+    # role from it, so a changed person must not act under their old role afterwards.
+    user.__dict__.pop("_roles_cache", None)
 
 
 def _permission(dotted: str) -> Permission:
@@ -60,7 +72,7 @@ def units_seed(*, seeds: Iterable[UnitSeed]) -> list[Unit]:
 
 
 @transaction.atomic
-def membership_set(*, user: User, unit: Unit, role: str) -> Membership:
+def membership_set(*, user: User, unit: Unit, role: str, actor: Any = None) -> Membership:
     """Put a user in one unit with a role, moving their unit and role groups along."""
     old = Membership.objects.filter(user=user).select_related("unit").first()
     if old is not None:
@@ -75,20 +87,56 @@ def membership_set(*, user: User, unit: Unit, role: str) -> Membership:
     if role == Membership.Role.HEAD:
         user.groups.add(heads)
     membership, _ = Membership.objects.update_or_create(user=user, defaults={"unit": unit, "role": role})
+    if old is None or old.unit_id != unit.pk or old.role != role:
+        audit_record(
+            actor=actor,
+            action="membership_changed",
+            data={
+                "user": user.username,
+                "before": {"unit": old.unit.name, "role": old.role} if old else None,
+                "after": {"unit": unit.name, "role": role},
+            },
+        )
+    _forget_roles(user)
     return membership
 
 
 @transaction.atomic
-def global_role_add(*, user: User, role: str) -> None:
-    user.groups.add(Group.objects.get(name=role))
+def global_role_add(*, user: User, role: str, actor: Any = None) -> None:
+    group = Group.objects.get(name=role)
+    if user.groups.filter(pk=group.pk).exists():
+        return
+    user.groups.add(group)
+    audit_record(actor=actor, action="role_changed", data={"user": user.username, "added": role})
+    _forget_roles(user)
 
 
 @transaction.atomic
-def deputy_set_units(*, user: User, units: Iterable[Unit]) -> None:
+def deputy_set_units(*, user: User, units: Iterable[Unit], actor: Any = None) -> None:
     """The units a Phó Giám đốc oversees: they sign off those units' tasks."""
     wanted = {u.pk for u in units}
-    for unit in Unit.objects.all():
+    before = get_objects_for_user(
+        user,
+        "plans.sign_off_unit",
+        klass=Unit,
+        use_groups=False,
+        with_superuser=False,
+        accept_global_perms=False,
+    )
+    had = {u.pk: u.name for u in before}
+    all_units = list(Unit.objects.all())
+    for unit in all_units:
         if unit.pk in wanted:
             assign_perm("plans.sign_off_unit", user, unit)
         else:
             remove_perm("plans.sign_off_unit", user, unit)
+    if set(had) != wanted:
+        audit_record(
+            actor=actor,
+            action="role_changed",
+            data={
+                "user": user.username,
+                "oversees_before": [u.name for u in all_units if u.pk in had],
+                "oversees_after": [u.name for u in all_units if u.pk in wanted],
+            },
+        )

@@ -1,10 +1,16 @@
 """The append-only, hash-chained audit trail.
 
 Each event stores the hash of the previous event and the SHA-256 of its own canonical
-content (which includes that previous hash), so changing, deleting, inserting or
-reordering any event breaks the chain at that point (``verify_chain``).
+content (which includes its number and that previous hash), so changing, deleting,
+inserting or reordering any event breaks the chain at that point (``verify_chain``).
 Appends are serialised: on PostgreSQL by a transaction-level advisory lock, on SQLite
-by its IMMEDIATE transactions (one writer at a time).
+by its IMMEDIATE transactions (one writer at a time). On PostgreSQL a trigger also
+refuses UPDATE and DELETE on the table (migration 0002).
+
+What the chain cannot show on its own: the newest events removed, or everything from
+some event on rewritten with fresh hashes (the hash is unkeyed). Recording the head
+(``manage.py verify_audit`` prints it) and checking it later with ``--anchor`` covers both
+up to that point.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from django.db import connection, transaction
 from django.db.models import Model
@@ -22,6 +28,29 @@ from workflow.models import AuditEvent
 
 GENESIS = "0" * 64
 _ADVISORY_KEY = 7_240_017  # arbitrary, constant: "the audit chain" lock
+
+# What each action is called wherever a person reads the trail.
+ACTION_LABELS: Final[dict[str, str]] = {
+    "launch": "Khởi tạo quy trình",
+    "claim": "Nhận việc",
+    "assign": "Giao việc",
+    "reassign": "Giao lại việc",
+    "save_draft": "Lưu nháp",
+    "submit": "Gửi kết quả thực hiện",
+    "partner_input": "Gửi ý kiến phối hợp",
+    "return": "Trả lại",
+    "approve": "Thẩm định đạt",
+    "sign_off": "Phê duyệt",
+    "evidence_added": "Đính kèm tài liệu kiểm chứng",
+    "evidence_removed": "Gỡ tài liệu kiểm chứng",
+    "plan_imported": "Nhập kế hoạch",
+    "membership_changed": "Thay đổi đơn vị, vai trò trong đơn vị",
+    "role_changed": "Thay đổi vai trò",
+}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
 
 
 def _canonical(event: AuditEvent) -> bytes:
@@ -69,7 +98,11 @@ def audit_record(
     reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event; must run inside the transaction of the action it records."""
+    """Append one event; must run inside the transaction of the action it records.
+
+    The actor's name, unit and role are copied as they are now: later changes to the
+    person do not rewrite what they were when they acted.
+    """
     assert transaction.get_connection().in_atomic_block, (
         "audit events are written in the action's transaction"
     )
@@ -93,28 +126,150 @@ def audit_record(
     return event
 
 
+# --- verification ----------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ChainBreak:
+    """The first event where the chain does not hold, and what most likely happened there."""
+
     seq: int
     problem: str
+    kind: str = "changed"  # changed / deleted / inserted / reordered / broken_link / anchor
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    checked: int  # events walked before the break (all of them when intact)
+    head_seq: int  # the last intact event's number (0: none)
+    head_hash: str
+    broken: ChainBreak | None
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None
+
+
+def _hash_as_if(event: AuditEvent, seq: int) -> str:
+    original = event.seq
+    event.seq = seq
+    try:
+        return event_hash(event)
+    finally:
+        event.seq = original
+
+
+def _origin_seq(event: AuditEvent, position: int) -> int | None:
+    """The number this event was hashed under, when it now sits at another one."""
+    candidates = [position - 1, position + 1]
+    if event.prev_hash == GENESIS:
+        candidates.append(1)
+    else:
+        # Only reached at a break: one lookup (a scan, no index on hash) per verification.
+        before = AuditEvent.objects.filter(hash=event.prev_hash).values_list("seq", flat=True).first()
+        if before is not None:
+            candidates.append(before + 1)
+    for seq in candidates:
+        if seq >= 1 and _hash_as_if(event, seq) == event.hash:
+            return seq
+    return None
+
+
+def _diagnose(
+    event: AuditEvent, position: int, prev_hash: str, prev_prev_hash: str | None
+) -> ChainBreak | None:
+    """None if ``event`` is the intact successor; else the break, named as precisely as the rows allow."""
+    own_ok = event_hash(event) == event.hash
+    link_ok = event.prev_hash == prev_hash
+    if own_ok and link_ok:
+        return None
+    if link_ok:
+        return ChainBreak(
+            position, "nội dung không khớp mã băm: sự kiện đã bị sửa (hoặc bị giả mạo)", "changed"
+        )
+    skips_previous = prev_prev_hash is not None and event.prev_hash == prev_prev_hash
+    if own_ok:
+        if skips_previous:
+            return ChainBreak(
+                position - 1,
+                "sự kiện không thuộc chuỗi: bị chèn vào (sự kiện sau nối thẳng với sự kiện trước nó)",
+                "inserted",
+            )
+        return ChainBreak(
+            position,
+            f"không nối tiếp sự kiện #{position - 1}: một trong hai đã bị sửa và tính lại mã băm, hoặc bị giả mạo",
+            "broken_link",
+        )
+    origin = _origin_seq(event, position)
+    if origin is None:
+        return ChainBreak(
+            position, "nội dung và liên kết đều sai: sự kiện đã bị sửa hoặc bị giả mạo", "changed"
+        )
+    if origin < position:
+        if skips_previous:
+            return ChainBreak(
+                position - 1,
+                "sự kiện không thuộc chuỗi: bị chèn vào, các sự kiện sau bị đánh số lại",
+                "inserted",
+            )
+        return ChainBreak(position, f"sự kiện vốn mang số #{origin}: thứ tự đã bị thay đổi", "reordered")
+    if AuditEvent.objects.filter(hash=event.prev_hash).exists():
+        return ChainBreak(
+            position, f"thứ tự bị đảo: sự kiện ở vị trí này vốn là sự kiện #{origin}", "reordered"
+        )
+    return ChainBreak(position, "sự kiện đã bị xóa, các sự kiện sau bị đánh số lại", "deleted")
+
+
+def verify_chain_status(batch: int = 2000, anchor: tuple[int, str] | None = None) -> ChainStatus:
+    """Walk the whole chain in order, ``batch`` events per query (keyset on seq).
+
+    ``anchor`` is a (seq, hash) pair recorded earlier, e.g. printed by ``verify_audit``:
+    the event with that number must still carry that hash.
+    """
+    expected_seq = 1
+    prev_hash, prev_prev_hash = GENESIS, None
+    last_seq = 0
+
+    def status(broken: ChainBreak | None) -> ChainStatus:
+        return ChainStatus(checked=expected_seq - 1, head_seq=last_seq, head_hash=prev_hash, broken=broken)
+
+    while True:
+        events = list(AuditEvent.objects.filter(seq__gt=last_seq).order_by("seq")[:batch])
+        if not events:
+            break
+        for event in events:
+            if event.seq != expected_seq:
+                missing = (
+                    f"sự kiện #{expected_seq}"
+                    if event.seq == expected_seq + 1
+                    else f"các sự kiện #{expected_seq}–#{event.seq - 1}"
+                )
+                return status(ChainBreak(expected_seq, f"{missing} đã bị xóa", "deleted"))
+            broken = _diagnose(event, expected_seq, prev_hash, prev_prev_hash)
+            if broken is not None:
+                return status(broken)
+            if anchor is not None and event.seq == anchor[0] and event.hash != anchor[1]:
+                return status(
+                    ChainBreak(
+                        event.seq,
+                        "mã băm khác với mốc đã lưu: chuỗi đã bị sửa ở đây hoặc trước đó rồi tính lại mã băm",
+                        "anchor",
+                    )
+                )
+            prev_prev_hash, prev_hash = prev_hash, event.hash
+            last_seq = event.seq
+            expected_seq += 1
+        if len(events) < batch:
+            break
+    if anchor is not None and anchor[0] > last_seq:
+        return status(
+            ChainBreak(
+                anchor[0], f"sự kiện đã lưu làm mốc không còn: nhật ký chỉ còn đến #{last_seq}", "anchor"
+            )
+        )
+    return status(None)
 
 
 def verify_chain(batch: int = 2000) -> ChainBreak | None:
     """Walk the chain in order; the first event that was changed, removed, inserted or moved."""
-    expected_prev = GENESIS
-    expected_seq = 1
-    last_pk = 0
-    while True:
-        events = list(AuditEvent.objects.filter(seq__gt=last_pk).order_by("seq")[:batch])
-        if not events:
-            return None
-        for event in events:
-            if event.seq != expected_seq:
-                return ChainBreak(expected_seq, "thiếu sự kiện (bị xóa) hoặc số thứ tự bị sửa")
-            if event.prev_hash != expected_prev:
-                return ChainBreak(event.seq, "liên kết với sự kiện trước bị sai (chèn, xóa hoặc đổi thứ tự)")
-            if event_hash(event) != event.hash:
-                return ChainBreak(event.seq, "nội dung sự kiện đã bị sửa")
-            expected_prev = event.hash
-            expected_seq += 1
-            last_pk = event.seq
+    return verify_chain_status(batch=batch).broken
