@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from guardian.admin import GuardedModelAdmin
 
+from plans import organisation
 from plans.models import Membership, Plan, PlanTask, ReportingPeriod, Unit
 from plans.text import fold
 
@@ -35,6 +36,13 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__first_name", "user__last_name"]
     autocomplete_fields = ["unit"]
     list_select_related = ["user", "unit"]
+
+    def save_model(self, request: Any, obj: Membership, form: Any, change: bool) -> None:
+        # Through the service, so the unit and role groups move along and the change is audited.
+        organisation.membership_set(user=obj.user, unit=obj.unit, role=obj.role, actor=request.user)
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False  # a person leaves a unit by being moved or deactivated, never silently
 
 
 @admin.register(Plan)

@@ -120,7 +120,7 @@ def test_seed_import_records_one_audit_event_with_counts(units: dict[str, Unit],
     # when they import the seed
     import_seed(actor=reviewer)
     # then one plan_imported event carries the counts, the file name and its hash
-    event = AuditEvent.objects.get()
+    event = AuditEvent.objects.get(action="plan_imported")
     assert event.action == "plan_imported"
     assert event.actor == reviewer
     assert event.data["tasks"] == 77
