@@ -1,0 +1,43 @@
+"""Login hardening: the django-axes backend as this project uses it, and the client's IP.
+
+Every login that comes over HTTP (our login page, the admin's) calls ``authenticate`` with
+the request, and django-axes counts and locks those. ``authenticate`` without a request can
+only come from code running on the server (the test client's ``login()``, a shell), where
+there is no client to lock out, so the lockout check steps aside instead of raising.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from axes.backends import AxesStandaloneBackend
+from django.conf import settings
+from django.http import HttpRequest
+
+
+class LoginLockoutBackend(AxesStandaloneBackend):
+    """Refuses a locked-out username + IP (django-axes); never logs anyone in itself."""
+
+    def authenticate(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        if request is None:
+            return None
+        return super().authenticate(request, *args, **kwargs)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address: REMOTE_ADDR, or behind our TLS proxy the address it appended.
+
+    The proxy appends the peer's address to X-Forwarded-For, so only the right-most entry
+    is trustworthy; anything to its left was sent by the client and may be forged. What is
+    not an IP address is ignored (the audit tables store addresses as such).
+    """
+    candidates = [request.META.get("REMOTE_ADDR", "")]
+    if settings.BEHIND_TLS_PROXY:
+        candidates.insert(0, request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip())
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
