@@ -111,6 +111,11 @@ TABLE: dict[str, Rule] = {
     "reports:period_pdf": Rule(SEES_EVERYTHING, NOBODY, "office, leadership, auditors; GET only"),
     "reports:period_xlsx": Rule(SEES_EVERYTHING, NOBODY, "office, leadership, auditors; GET only"),
     "reports:dossier_pdf": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
+    # --- workflow/history_urls.py
+    "history:task": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
+    "history:task_pdf": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
+    "history:task_xlsx": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
+    "history:search": Rule(SEES_EVERYTHING, NOBODY, "auditors, leadership, office (_may_search); GET only"),
     # --- workflow/dashboard_urls.py
     "dashboard:index": Rule(UNIT_HEADS_AND_OVERSIGHT, NOBODY, "dashboard_scope_for_user; GET only"),
     "dashboard:tasks": Rule(UNIT_HEADS_AND_OVERSIGHT, NOBODY, "dashboard_scope_for_user; GET only"),
@@ -152,6 +157,9 @@ ARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "reports:period_pdf": lambda w: {"pk": w.period.pk},
     "reports:period_xlsx": lambda w: {"pk": w.period.pk},
     "reports:dossier_pdf": lambda w: {"pk": w.period_task.pk},
+    "history:task": lambda w: {"pk": w.period_task.pk},
+    "history:task_pdf": lambda w: {"pk": w.period_task.pk},
+    "history:task_xlsx": lambda w: {"pk": w.period_task.pk},
 }
 
 # Words that only the run's records contain: a page that shows one to someone outside
