@@ -1,8 +1,11 @@
-"""A hard limit on a session's life, whatever the activity.
+"""Session lifetime: idle sessions end, and every session ends the same day.
 
-SESSION_COOKIE_AGE with SESSION_SAVE_EVERY_REQUEST ends idle sessions; this ends any
-session SESSION_MAX_AGE_SECONDS after the login, so a stolen or forgotten session that is
-kept busy still dies the same day.
+Idle: the session's expiry (SESSION_COOKIE_AGE) is pushed on by a save at most every
+SESSION_REFRESH_SECONDS, instead of SESSION_SAVE_EVERY_REQUEST's write on every request
+(three statements a page); an idle session ends between SESSION_COOKIE_AGE minus that
+interval and SESSION_COOKIE_AGE after the last request.
+Absolute: any session ends SESSION_MAX_AGE_SECONDS after the login, so a stolen or
+forgotten session that is kept busy still dies the same day.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
 LOGIN_AT_KEY = "_login_at"
+SEEN_AT_KEY = "_seen_at"
 
 
 class SessionMaxAgeMiddleware:
@@ -37,7 +41,11 @@ class SessionMaxAgeMiddleware:
                 hours = settings.SESSION_MAX_AGE_SECONDS // 3600
                 messages.warning(request, f"Phiên làm việc đã quá {hours} giờ. Vui lòng đăng nhập lại.")
         response = self.get_response(request)
-        # A login during this request (the login page's POST): start the clock now.
-        if request.user.is_authenticated and LOGIN_AT_KEY not in request.session:
-            request.session[LOGIN_AT_KEY] = now
+        if request.user.is_authenticated:
+            # A login during this request (the login page's POST): start the clock now.
+            if LOGIN_AT_KEY not in request.session:
+                request.session[LOGIN_AT_KEY] = now
+            seen_at = request.session.get(SEEN_AT_KEY)
+            if not isinstance(seen_at, int | float) or now - seen_at >= settings.SESSION_REFRESH_SECONDS:
+                request.session[SEEN_AT_KEY] = now  # saved by SessionMiddleware: a new expiry
         return response

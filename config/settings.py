@@ -143,10 +143,11 @@ AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_CLIENT_IP_CALLABLE = "config.auth.client_ip"
 AXES_VERBOSE = False
 
-# Sessions: idle ones end after 30 minutes (the expiry moves on with each request), any
-# session after 12 hours whatever the activity (config.middleware.SessionMaxAgeMiddleware).
+# Sessions: idle ones end after 30 minutes (the expiry moves on with activity, saved at
+# most once a minute), any session after 12 hours whatever the activity
+# (config.middleware.SessionMaxAgeMiddleware).
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_REFRESH_SECONDS = 60
 SESSION_MAX_AGE_SECONDS = 12 * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES")

@@ -121,3 +121,12 @@ class LaunchForm(forms.Form):
             self.fields["tasks"].label_from_instance = lambda t: (
                 f"{t.key} – {t.task[:90]} ({t.timeline_text or 'không ghi thời hạn'})"
             )
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label="Lý do hủy",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Hủy quy trình phải nêu lý do."},
+    )

@@ -17,7 +17,7 @@ from plans.models import ReportingPeriod
 from plans.roles import roles_of
 from workflow import access, selectors, services
 from workflow.evidence import EvidenceRejected, discard, evidence_path, store
-from workflow.forms import AssignForm, EvidenceForm, LaunchForm, step_form
+from workflow.forms import AssignForm, CancelForm, EvidenceForm, LaunchForm, step_form
 from workflow.models import BUCKET_COLOURS, Evidence, Notification, Step
 
 PAGE_SIZE = 50
@@ -304,11 +304,12 @@ def period_task_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         if request.POST.get("action") != "cancel":
             raise PermissionDenied("Thao tác không hợp lệ.")
+        form = CancelForm(request.POST)
         try:
+            if not form.is_valid():
+                raise ValidationError([e for errors in form.errors.values() for e in errors])
             services.period_task_cancel(
-                period_task_id=period_task.pk,
-                actor=request.user,
-                reason=request.POST.get("reason", "")[:2000],
+                period_task_id=period_task.pk, actor=request.user, reason=form.cleaned_data["reason"]
             )
         except ValidationError as invalid:
             status, error = 400, "; ".join(invalid.messages)
