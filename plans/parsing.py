@@ -1166,37 +1166,66 @@ def _zip_entry_count(data: bytes) -> int | None:
     return int(total)
 
 
-def _read_document_xml(data: bytes) -> bytes:
-    """The main document part, after the container checks."""
+def open_checked_zip(
+    data: bytes,
+    *,
+    label: str,
+    not_zip: str,
+    max_entries: int,
+    max_total: int,
+    max_part: int,
+    ratio_from: int,
+    max_ratio: int = _MAX_RATIO,
+) -> zipfile.ZipFile:
+    """An Office container, checked before any entry is decompressed: the upload limit, the
+    ZIP signature, the entry count (from the central directory, before zipfile lists it),
+    the declared sizes and the compression ratio. ``label`` names the kind in messages."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise PlanParseError("Tệp quá lớn: giới hạn là 10 MB.")
     if not data.startswith(_ZIP_MAGICS):
-        raise PlanParseError("Tệp không phải tài liệu Word .docx (không phải tệp nén ZIP).")
+        raise PlanParseError(not_zip)
     count = _zip_entry_count(data)
     if count is None:
-        raise PlanParseError("Tệp .docx bị hỏng hoặc không trọn vẹn (thiếu phần cuối của tệp nén).")
-    if count > _MAX_ZIP_ENTRIES:
-        raise PlanParseError("Tệp .docx chứa quá nhiều thành phần; không xử lý vì lý do an toàn.")
+        raise PlanParseError(f"Tệp {label} bị hỏng hoặc không trọn vẹn (thiếu phần cuối của tệp nén).")
+    too_many = f"Tệp {label} chứa quá nhiều thành phần; không xử lý vì lý do an toàn."
+    if count > max_entries:
+        raise PlanParseError(too_many)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, struct.error) as exc:
-        raise PlanParseError("Tệp .docx bị hỏng hoặc không trọn vẹn.") from exc
+        raise PlanParseError(f"Tệp {label} bị hỏng hoặc không trọn vẹn.") from exc
+    infos = archive.infolist()
+    if len(infos) > max_entries:
+        archive.close()
+        raise PlanParseError(too_many)
+    total = 0
+    for info in infos:
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if (
+            total > max_total
+            or info.file_size > max_part
+            or (info.file_size > ratio_from and ratio > max_ratio)
+        ):
+            archive.close()
+            raise PlanParseError(
+                f"Tệp {label} có dấu hiệu “bom nén” (dung lượng giải nén bất thường); không xử lý vì lý do an toàn."
+            )
+    return archive
+
+
+def _read_document_xml(data: bytes) -> bytes:
+    """The main document part, after the container checks."""
+    archive = open_checked_zip(
+        data,
+        label=".docx",
+        not_zip="Tệp không phải tài liệu Word .docx (không phải tệp nén ZIP).",
+        max_entries=_MAX_ZIP_ENTRIES,
+        max_total=_MAX_TOTAL_UNCOMPRESSED,
+        max_part=_MAX_TOTAL_UNCOMPRESSED,
+        ratio_from=_RATIO_CHECK_FROM,
+    )
     with archive:
-        infos = archive.infolist()
-        if len(infos) > _MAX_ZIP_ENTRIES:
-            raise PlanParseError("Tệp .docx chứa quá nhiều thành phần; không xử lý vì lý do an toàn.")
-        total = 0
-        for info in infos:
-            total += info.file_size
-            ratio = info.file_size / max(info.compress_size, 1)
-            if (
-                total > _MAX_TOTAL_UNCOMPRESSED
-                or info.file_size > _MAX_TOTAL_UNCOMPRESSED
-                or (info.file_size > _RATIO_CHECK_FROM and ratio > _MAX_RATIO)
-            ):
-                raise PlanParseError(
-                    "Tệp .docx có dấu hiệu “bom nén” (dung lượng giải nén bất thường); không xử lý vì lý do an toàn."
-                )
         try:
             info = archive.getinfo(_DOCUMENT_PART)
         except KeyError as exc:

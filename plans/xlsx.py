@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import io
 import re
-import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -41,7 +40,6 @@ import defusedxml.ElementTree as SafeET
 # The table builder and helpers of the .docx reader are reused as they are (private to
 # plans.parsing), so every format goes through the same rules.
 from plans.parsing import (
-    MAX_UPLOAD_BYTES,
     ParsedPlan,
     PlanParseError,
     UnitDirectory,
@@ -51,7 +49,7 @@ from plans.parsing import (
     _Row,
     _TableSource,
     _title,
-    _zip_entry_count,
+    open_checked_zip,
     parse_plan_file,
 )
 
@@ -82,7 +80,6 @@ _RATIO_CHECK_FROM = 256 * 1024
 _MAX_SHARED_STRINGS = MAX_ROWS * MAX_COLUMNS
 _MAX_CELL_CHARS = 32767  # Excel's own limit for a cell
 _MAX_MERGES = 20000
-_ZIP_MAGIC = b"PK\x03\x04"
 
 INHERITED_FILL = "FFF3CD"  # pale yellow: "taken from the merged cell above"
 # Excel refuses page headers longer than 255 characters (codes included).
@@ -248,34 +245,17 @@ class _Container:
     """The zip, checked before any entry is decompressed; parts read within their limits."""
 
     def __init__(self, data: bytes) -> None:
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise PlanParseError("Tệp quá lớn: giới hạn là 10 MB.")
-        if not data.startswith(_ZIP_MAGIC):
-            raise PlanParseError("Tệp không phải bảng tính Excel .xlsx (nội dung không phải tệp nén ZIP).")
-        count = _zip_entry_count(data)
-        if count is None:
-            raise PlanParseError("Tệp .xlsx bị hỏng hoặc không trọn vẹn (thiếu phần cuối của tệp nén).")
-        if count > _MAX_ZIP_ENTRIES:
-            raise PlanParseError("Tệp .xlsx chứa quá nhiều thành phần; không xử lý vì lý do an toàn.")
-        try:
-            self.archive = zipfile.ZipFile(io.BytesIO(data))
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError, struct.error) as exc:
-            raise PlanParseError("Tệp .xlsx bị hỏng hoặc không trọn vẹn.") from exc
+        self.archive = open_checked_zip(
+            data,
+            label=".xlsx",
+            not_zip="Tệp không phải bảng tính Excel .xlsx (nội dung không phải tệp nén ZIP).",
+            max_entries=_MAX_ZIP_ENTRIES,
+            max_total=_MAX_TOTAL_UNCOMPRESSED,
+            max_part=_MAX_PART,
+            ratio_from=_RATIO_CHECK_FROM,
+            max_ratio=_MAX_RATIO,
+        )
         infos = self.archive.infolist()
-        if len(infos) > _MAX_ZIP_ENTRIES:
-            raise PlanParseError("Tệp .xlsx chứa quá nhiều thành phần; không xử lý vì lý do an toàn.")
-        total = 0
-        for info in infos:
-            total += info.file_size
-            ratio = info.file_size / max(info.compress_size, 1)
-            if (
-                total > _MAX_TOTAL_UNCOMPRESSED
-                or info.file_size > _MAX_PART
-                or (info.file_size > _RATIO_CHECK_FROM and ratio > _MAX_RATIO)
-            ):
-                raise PlanParseError(
-                    "Tệp .xlsx có dấu hiệu “bom nén” (dung lượng giải nén bất thường); không xử lý vì lý do an toàn."
-                )
         self.names = {info.filename for info in infos}
         if "xl/workbook.xml" not in self.names:
             if "word/document.xml" in self.names:
