@@ -51,6 +51,24 @@ def test_idle_session_ends_after_30_minutes_and_activity_keeps_it(
         assert is_login_redirect(response)
 
 
+def test_idle_limit_counts_from_the_last_refresh_at_most_a_minute_old(
+    client: Any, personas: dict[str, Any]
+) -> None:
+    with time_machine.travel(START, tick=False) as traveller:
+        # Given a page at START (expiry refreshed) and another 50 seconds later (not refreshed)
+        client.force_login(personas["staff"])
+        assert page(client) == 200
+        traveller.shift(dt.timedelta(seconds=50))
+        assert page(client) == 200
+
+        # When the user comes back 29 min 9 s after that last page (30 min after START)
+        traveller.shift(dt.timedelta(minutes=29, seconds=10))
+        response = client.get(reverse("workflow:my_steps"))
+
+        # Then the session has ended: idle time is counted from a refresh at most a minute old
+        assert is_login_redirect(response)
+
+
 def test_busy_session_ends_12_hours_after_login(client: Any, personas: dict[str, Any]) -> None:
     with time_machine.travel(START, tick=False) as traveller:
         # Given a user logged in at START who opens a page every 20 minutes
