@@ -85,6 +85,19 @@ def pg_env(db: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def pg_connect_params(db: dict[str, Any]) -> dict[str, Any]:
+    """psycopg.connect() keywords for a Django database, without the unset ones."""
+    params = {
+        "dbname": db["NAME"],
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+        "sslmode": (db.get("OPTIONS") or {}).get("sslmode"),
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
 def pg_tables_sql() -> str:
     """Ordinary and partitioned tables of the schemas on the search path."""
     return (
@@ -218,16 +231,9 @@ class Command(BaseCommand):
             raise CommandError(
                 "Không tìm thấy pg_dump: cài gói postgresql-client cùng phiên bản với máy chủ."
             )
-        params = {
-            "dbname": db["NAME"],
-            "host": db.get("HOST") or None,
-            "port": db.get("PORT") or None,
-            "user": db.get("USER") or None,
-            "password": db.get("PASSWORD") or None,
-            "sslmode": (db.get("OPTIONS") or {}).get("sslmode"),
-        }
+        params = pg_connect_params(db)
         try:
-            snapshot_conn = psycopg.connect(**{k: v for k, v in params.items() if v is not None})
+            snapshot_conn = psycopg.connect(**params)
         except psycopg.Error as exc:
             raise CommandError(f"Không kết nối được PostgreSQL để sao lưu: {exc}") from exc
         with snapshot_conn:

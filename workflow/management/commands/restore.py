@@ -46,6 +46,7 @@ from workflow.management.commands.backup import (
     FORMAT,
     MANIFEST,
     copy_hashed,
+    pg_connect_params,
     pg_env,
     sha256_file,
     table_counts,
@@ -230,16 +231,9 @@ class Command(BaseCommand):
         env = pg_env(db)
         app_name = f"cchc-restore-{secrets.token_hex(6)}"
         env["PGAPPNAME"] = app_name
-        params = {
-            "dbname": db["NAME"],
-            "host": db.get("HOST") or None,
-            "port": db.get("PORT") or None,
-            "user": db.get("USER") or None,
-            "password": db.get("PASSWORD") or None,
-            "sslmode": (db.get("OPTIONS") or {}).get("sslmode"),
-        }
+        params = pg_connect_params(db)
         try:
-            watch = psycopg.connect(autocommit=True, **{k: v for k, v in params.items() if v is not None})
+            watch = psycopg.connect(autocommit=True, **params)
         except psycopg.Error as exc:
             raise _refuse(f"Không kết nối được PostgreSQL: {exc}") from exc
         cancelled = False
