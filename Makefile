@@ -53,7 +53,7 @@ lint: install
 check: lint test
 
 bench: install
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python manage.py bench
+	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/cchc_bench} $(BIN)/python manage.py bench
 
 # Backups: database (pg_dump -Fc / SQLite backup API) + evidence files + manifest (docs/operations.md).
 backup: install
