@@ -59,8 +59,11 @@ def module_db(django_db_blocker: Any) -> Iterator[None]:
     below refuses to run against any other database.
     """
     with django_db_blocker.unblock():
-        test_name = connection.creation._get_test_db_name()
-        assert connection.settings_dict["NAME"] == test_name, "not the test database"
+        # By now pytest-django has renamed the connection to its test database: "test_…",
+        # an explicit TEST NAME, or SQLite in memory. Anything else is a real database.
+        name = str(connection.settings_dict["NAME"])
+        explicit = (connection.settings_dict.get("TEST") or {}).get("NAME")
+        assert name.startswith("test_") or name == explicit or "memory" in name, "not the test database"
         with transaction.atomic():
             yield
             transaction.set_rollback(True)
