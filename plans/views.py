@@ -91,7 +91,7 @@ def _upload_store(data: bytes) -> str:
     directory = _upload_dir()
     directory.mkdir(parents=True, exist_ok=True)
     # Previews abandoned without Confirm or Cancel: gone once no session can still name them.
-    stale_before = time.time() - settings.SESSION_COOKIE_AGE
+    stale_before = time.time() - settings.SESSION_MAX_AGE_SECONDS
     for old in directory.glob("*.bin"):
         with contextlib.suppress(OSError):
             if old.stat().st_mtime < stale_before:

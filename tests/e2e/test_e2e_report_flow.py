@@ -188,7 +188,7 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
     with story.step("auditor-reads-the-dossier"):
         # No page lists period tasks for an auditor yet: they open the link to the dossier.
         lead.page.goto(lead_step_url)
-        dossier_url = lead.page.get_by_role("link", name="Xem toàn bộ hồ sơ, lịch sử xử lý").get_attribute(
+        dossier_url = lead.page.get_by_role("link", name="Xem toàn bộ hồ sơ").get_attribute(
             "href"
         )
         auditor.page.goto(auditor.base_url + dossier_url)
