@@ -428,7 +428,7 @@ def test_abandoned_uploads_are_removed_by_the_next_upload(
     stale.parent.mkdir()
     stale.write_bytes(b"old")
     fresh.write_bytes(b"recent")
-    old_time = stale.stat().st_mtime - settings.SESSION_COOKIE_AGE - 60
+    old_time = stale.stat().st_mtime - settings.SESSION_MAX_AGE_SECONDS - 60
     os.utime(stale, (old_time, old_time))
     login(client, personas["office_reviewer"])
     upload(client, SEED_TXT)
