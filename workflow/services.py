@@ -432,6 +432,13 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any]) -> Step:
                 PeriodTask.objects.filter(pk=period_task.pk).update(round=F("round") + 1)
         process.save()
 
+        task = type(task).objects.get(pk=task.pk)  # a fresh task whose process is the saved one
+        activation = task.flow_task.activation_class(task)
+        activation.start(None)
+        activation.execute()
+        _notify_outcome(step)
+        # Last: the audit append takes the chain's lock, held until commit; everything
+        # else of the step is written by now.
         audit_record(
             actor=user,
             action=action,
@@ -446,11 +453,6 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any]) -> Step:
                 ),
             },
         )
-        task = type(task).objects.get(pk=task.pk)  # a fresh task whose process is the saved one
-        activation = task.flow_task.activation_class(task)
-        activation.start(None)
-        activation.execute()
-        _notify_outcome(step)
         return step
 
 
