@@ -188,9 +188,7 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
     with story.step("auditor-reads-the-dossier"):
         # No page lists period tasks for an auditor yet: they open the link to the dossier.
         lead.page.goto(lead_step_url)
-        dossier_url = lead.page.get_by_role("link", name="Xem toàn bộ hồ sơ").get_attribute(
-            "href"
-        )
+        dossier_url = lead.page.get_by_role("link", name="Xem toàn bộ hồ sơ").get_attribute("href")
         auditor.page.goto(auditor.base_url + dossier_url)
         auditor.sees_heading(f"Hồ sơ nhiệm vụ – kỳ {PERIOD}")
         auditor.sees(E2E_TASK_TEXT, QLCN, QLTM, "bước hiện tại: Hoàn thành")
