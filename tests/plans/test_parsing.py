@@ -44,8 +44,6 @@ ALL_UNITS = [VP, TTR, QLCN, QLTM, ATNL, KHTC, TTKC]
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
-needs_seed = pytest.mark.skipif(False, reason="the seed is committed under plans/seed")
-
 
 @pytest.fixture(scope="module")
 def directory() -> UnitDirectory:
@@ -93,7 +91,6 @@ FORMATS = pytest.mark.parametrize("fmt", ["txt", "docx"])
 # The seed: the client's acceptance numbers, on both formats
 
 
-@needs_seed
 @FORMATS
 def test_seed_has_four_appendices_and_77_tasks(seed_plans: dict[str, ParsedPlan], fmt: str) -> None:
     # given the seed plan / when parsed
@@ -106,7 +103,6 @@ def test_seed_has_four_appendices_and_77_tasks(seed_plans: dict[str, ParsedPlan]
     assert plan.unresolved == []
 
 
-@needs_seed
 @FORMATS
 def test_seed_titles_and_columns_are_read_as_written(seed_plans: dict[str, ParsedPlan], fmt: str) -> None:
     plan = seed_plans[fmt]
@@ -131,7 +127,6 @@ def test_seed_titles_and_columns_are_read_as_written(seed_plans: dict[str, Parse
     assert [g.code for g in fourth.sections[0].groups] == ["1", "2", "3", "4", "5", "6"]
 
 
-@needs_seed
 @FORMATS
 def test_seed_criterion_codes_are_split_from_names(seed_plans: dict[str, ParsedPlan], fmt: str) -> None:
     first = seed_plans[fmt].appendices[0]
@@ -142,7 +137,6 @@ def test_seed_criterion_codes_are_split_from_names(seed_plans: dict[str, ParsedP
     assert c.name.startswith("Thực hiện việc xin lỗi người dân")
 
 
-@needs_seed
 @FORMATS
 def test_seed_appendix2_has_two_criteria_with_two_tasks_one_led_by_qlcn(
     seed_plans: dict[str, ParsedPlan], fmt: str
@@ -154,7 +148,6 @@ def test_seed_appendix2_has_two_criteria_with_two_tasks_one_led_by_qlcn(
     assert [t.lead_units for t in doubles[1].tasks] == [[VP], [QLCN]]
 
 
-@needs_seed
 @FORMATS
 def test_seed_appendix4_keeps_item_3_1_written_on_a_line_of_its_own(
     seed_plans: dict[str, ParsedPlan], fmt: str
@@ -169,7 +162,6 @@ def test_seed_appendix4_keeps_item_3_1_written_on_a_line_of_its_own(
     ]  # fmt: skip
 
 
-@needs_seed
 def test_seed_txt_row_numbers_point_at_the_source_lines(seed_plans: dict[str, ParsedPlan]) -> None:
     fourth = seed_plans["txt"].appendices[3]
     assert criterion(fourth, "", "3.1", group="3").tasks[0].row == 813  # the "3.1" line, not its empty cell
@@ -179,7 +171,6 @@ def test_seed_txt_row_numbers_point_at_the_source_lines(seed_plans: dict[str, Pa
     assert criterion(seed_plans["docx"].appendices[1], "VII", "1").tasks[1].row == 27
 
 
-@needs_seed
 def test_seed_txt_and_docx_give_the_same_tasks(seed_plans: dict[str, ParsedPlan]) -> None:
     # The .docx seed lost the line breaks between "- " items of one cell (appendix 2,
     # TCTP 2.1 has "… theo quy định - Nâng cao …"), so line breaks are compared as spaces.
@@ -215,7 +206,6 @@ def test_seed_txt_and_docx_give_the_same_tasks(seed_plans: dict[str, ParsedPlan]
 # Row-level rules on the seed
 
 
-@needs_seed
 @FORMATS
 def test_merged_cells_are_inherited_and_marked(seed_plans: dict[str, ParsedPlan], fmt: str) -> None:
     first = seed_plans[fmt].appendices[0]
@@ -234,7 +224,6 @@ def test_merged_cells_are_inherited_and_marked(seed_plans: dict[str, ParsedPlan]
     assert criterion(first, "VII", "2").tasks[0].inherited == ["timeline"]
 
 
-@needs_seed
 @FORMATS
 def test_row_without_tt_and_criterion_is_a_second_task(seed_plans: dict[str, ParsedPlan], fmt: str) -> None:
     second = seed_plans[fmt].appendices[1]
@@ -250,7 +239,6 @@ def test_row_without_tt_and_criterion_is_a_second_task(seed_plans: dict[str, Par
     assert c71.tasks[1].target == "Phấn đấu kết quả Chỉ số hài lòng đạt từ 80% trở lên"
 
 
-@needs_seed
 def test_stray_empty_cells_do_not_shift_columns(seed_plans: dict[str, ParsedPlan]) -> None:
     # txt line 392-399: TCTP 5.4 has two extra empty cells after its name
     task = criterion(seed_plans["txt"].appendices[1], "V", "4").tasks[0]
@@ -260,7 +248,6 @@ def test_stray_empty_cells_do_not_shift_columns(seed_plans: dict[str, ParsedPlan
     assert (task.timeline_text, task.inherited) == ("Thường xuyên", ["timeline"])
 
 
-@needs_seed
 @FORMATS
 def test_unit_aliases_resolve_to_canonical_names(seed_plans: dict[str, ParsedPlan], fmt: str) -> None:
     first, second = seed_plans[fmt].appendices[:2]
@@ -272,7 +259,6 @@ def test_unit_aliases_resolve_to_canonical_names(seed_plans: dict[str, ParsedPla
     assert (t52.lead_text, t52.lead_units) == ("Trung tâm Khuyến công và XTTM", [TTKC])
 
 
-@needs_seed
 @FORMATS
 def test_collective_phrases_expand_and_lead_is_never_a_partner(
     seed_plans: dict[str, ParsedPlan], fmt: str
@@ -292,7 +278,6 @@ def test_collective_phrases_expand_and_lead_is_never_a_partner(
     assert t64.partner_units == [VP, TTR, QLCN, QLTM, ATNL, KHTC]
 
 
-@needs_seed
 @FORMATS
 def test_timeline_kinds_and_due_date(seed_plans: dict[str, ParsedPlan], fmt: str) -> None:
     first, _, third, _ = seed_plans[fmt].appendices
@@ -314,7 +299,6 @@ def test_timeline_kinds_and_due_date(seed_plans: dict[str, ParsedPlan], fmt: str
     assert kinds == {"ongoing", "year", "policy"}
 
 
-@needs_seed
 def test_bullet_lines_keep_their_line_breaks(seed_plans: dict[str, ParsedPlan]) -> None:
     task = criterion(seed_plans["txt"].appendices[0], "II", "1").tasks[0]
     assert task.target == (
@@ -327,7 +311,6 @@ def test_bullet_lines_keep_their_line_breaks(seed_plans: dict[str, ParsedPlan]) 
     assert docx_task.target == task.target
 
 
-@needs_seed
 def test_nfd_input_is_normalised_to_nfc(directory: UnitDirectory) -> None:
     # given the seed re-encoded in decomposed form (NFD)
     nfd = unicodedata.normalize("NFD", SEED_TXT.read_text(encoding="utf-8"))
@@ -342,7 +325,6 @@ def test_nfd_input_is_normalised_to_nfc(directory: UnitDirectory) -> None:
     assert plan.unresolved == []
 
 
-@needs_seed
 def test_utf8_bom_is_accepted(directory: UnitDirectory) -> None:
     plan = parse_text(b"\xef\xbb\xbf" + SEED_TXT.read_bytes(), directory)
     assert len(plan.tasks) == 77
@@ -688,7 +670,6 @@ def test_wrong_extension_is_refused(directory: UnitDirectory, name: str, data: b
     assert message in caught.value.message
 
 
-@needs_seed
 def test_plan_file_dispatches_on_content(directory: UnitDirectory) -> None:
     assert len(parse_plan_file("C:\\fakepath\\KE-HOACH.DOCX", SEED_DOCX.read_bytes(), directory).tasks) == 77
     assert len(parse_plan_file("ke-hoach.txt", SEED_TXT.read_bytes(), directory).tasks) == 77

@@ -311,25 +311,28 @@ class PlanInfo:
     periods: dict[str, PeriodInfo]
 
 
+EVENT_COLUMNS = (
+    "id",
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_name",
+    "actor_unit",
+    "actor_role",
+    "action",
+    "period_task_id",
+    "step_id",
+    "reason",
+    "data",
+    "prev_hash",
+    "hash",
+)
+
+
 class _Event:
     """What ``workflow.audit._canonical`` reads from an event, without a model instance."""
 
-    __slots__ = (
-        "id",
-        "seq",
-        "created_at",
-        "actor_id",
-        "actor_name",
-        "actor_unit",
-        "actor_role",
-        "action",
-        "period_task_id",
-        "step_id",
-        "reason",
-        "data",
-        "prev_hash",
-        "hash",
-    )
+    __slots__ = EVENT_COLUMNS
 
     def __init__(self, created_at: dt.datetime, actor: Person | None, action: str, **kw: Any) -> None:
         self.created_at = created_at
@@ -442,22 +445,6 @@ STEP_COLUMNS = (
     "draft_saved_at",
     "submitted_by_id",
     "submitted_at",
-)
-EVENT_COLUMNS = (
-    "id",
-    "seq",
-    "created_at",
-    "actor_id",
-    "actor_name",
-    "actor_unit",
-    "actor_role",
-    "action",
-    "period_task_id",
-    "step_id",
-    "reason",
-    "data",
-    "prev_hash",
-    "hash",
 )
 NOTIFICATION_COLUMNS = ("id", "user_id", "step_id", "message", "url", "created_at", "read_at")
 
