@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from plans.models import Unit
+from plans.models import ReportingPeriod, Unit
 from plans.roles import roles_of
 from workflow.models import PeriodTask, Step
 
@@ -24,6 +24,20 @@ def parse_id(value: object) -> int | None:
         return None
     number = int(value)
     return number if 0 < number < 2**63 else None
+
+
+def period_choices(today: datetime.date, selected: int | None) -> list[tuple[int, str]]:
+    """A period filter's choices as (pk, label): this year's and last year's plans, and the one selected.
+
+    A province holds hundreds of plans; listing every period made each list page cost as
+    much as its rows (docs/benchmarks.md)."""
+    labels = dict(ReportingPeriod.Code.choices)
+    rows = (
+        ReportingPeriod.objects.filter(Q(plan__year__gte=today.year - 1) | Q(pk=selected or 0))
+        .order_by("-plan__year", "deadline")
+        .values_list("pk", "code", "plan__year")[:200]
+    )
+    return [(pk, f"{labels[code]}/{year}") for pk, code, year in rows]
 
 
 # --- what the flow asks ------------------------------------------------------------------

@@ -42,22 +42,6 @@ def _page(request: HttpRequest, qs: QuerySet[Step]) -> tuple[list[Step], int, bo
     return rows[:PAGE_SIZE], number, len(rows) > PAGE_SIZE
 
 
-def _period_choices(today: Any, selected: int | None) -> list[tuple[int, str]]:
-    """The filter's periods: this year's and last year's plans, and the one selected.
-
-    A province holds hundreds of plans; listing every period made each list page cost as
-    much as its rows (docs/benchmarks.md)."""
-    from django.db.models import Q
-
-    labels = dict(ReportingPeriod.Code.choices)
-    rows = (
-        ReportingPeriod.objects.filter(Q(plan__year__gte=today.year - 1) | Q(pk=selected or 0))
-        .order_by("-plan__year", "deadline")
-        .values_list("pk", "code", "plan__year")[:200]
-    )
-    return [(pk, f"{labels[code]}/{year}") for pk, code, year in rows]
-
-
 def _step_list(
     request: HttpRequest,
     qs: QuerySet[Step],
@@ -83,7 +67,7 @@ def _step_list(
             "filters": filters,
             "today": today,
             "appendix_numbers": [1, 2, 3, 4],
-            "period_choices": _period_choices(today, filters.period),
+            "period_choices": selectors.period_choices(today, filters.period),
             "kind_choices": Step.Kind.choices,
             **extra,
         },
