@@ -29,11 +29,10 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import TruncDate
 from django.db.models.lookups import GreaterThan, LessThanOrEqual
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -117,35 +116,57 @@ def _counts_of(row: Mapping[str, Any]) -> dict[str, int]:
 # --- selectors ---------------------------------------------------------------------------
 
 
-def dashboard_periods(*, not_launched_in: DashboardScope | None = None) -> list[ReportingPeriod]:
-    """Every period, newest plan first.
+PERIOD_CHOICES_SHOWN = 200
 
-    With a scope, each period also carries ``not_launched``: the plan tasks that should run
-    in it (see ``period_timeline_kinds``) but have no run yet, counted in the same query by
-    one correlated subquery per timeline kind (a plan has four periods, so this is cheap).
+
+def period_choices(today: datetime.date, selected: ReportingPeriod | None) -> list[tuple[int, str]]:
+    """The selector's periods as (pk, label with the deadline): this year's and last year's plans,
+    newest plan first, and the one shown.
+
+    The same bounded list as ``workflow.selectors.period_choices`` (a province holds hundreds
+    of plans), read as plain values in one query: a period older than last year is listed
+    only while it is the one shown.
     """
-    qs = ReportingPeriod.objects.select_related("plan").order_by("-plan__year", "deadline")
-    if not_launched_in is None:
-        return list(qs)
-    periods = list(
-        qs.annotate(
-            not_launched_ongoing=_not_launched(PlanTask.TimelineKind.ONGOING, not_launched_in),
-            not_launched_year=_not_launched(PlanTask.TimelineKind.YEAR, not_launched_in),
-        )
+    rows = list(
+        ReportingPeriod.objects.filter(plan__year__gte=today.year - 1)
+        .order_by("-plan__year", "deadline", "pk")
+        .values_list("pk", "code", "plan__year", "deadline")[:PERIOD_CHOICES_SHOWN]
     )
-    for period in periods:
-        takes_year = PlanTask.TimelineKind.YEAR in period_timeline_kinds(period)
-        period.not_launched = period.not_launched_ongoing + (period.not_launched_year if takes_year else 0)
-    return periods
+    if selected is not None and all(pk != selected.pk for pk, *_ in rows):
+        rows.append((selected.pk, selected.code, selected.plan.year, selected.deadline))
+        rows.sort(key=lambda row: (-row[2], row[3], row[0]))
+    labels = dict(ReportingPeriod.Code.choices)
+    return [
+        (pk, f"{labels.get(code, code)}/{year} (hạn {deadline:%d/%m/%Y})")
+        for pk, code, year, deadline in rows
+    ]
 
 
-def period_default(periods: Iterable[ReportingPeriod], today: datetime.date) -> ReportingPeriod | None:
-    """The period whose deadline is the nearest upcoming one, else the latest."""
-    periods = list(periods)
-    upcoming = [p for p in periods if p.deadline >= today]
-    if upcoming:
-        return min(upcoming, key=lambda p: (p.deadline, p.pk))
-    return max(periods, key=lambda p: (p.deadline, p.pk), default=None)
+def period_default(today: datetime.date) -> ReportingPeriod | None:
+    """The period whose deadline is the nearest upcoming one, else the latest: one ORDER BY … LIMIT 1."""
+    upcoming = Q(deadline__gte=today)
+    return (
+        ReportingPeriod.objects.select_related("plan")
+        .order_by(
+            # upcoming first, by (deadline, pk); then the past ones, latest (deadline, pk) first
+            Case(When(upcoming, then=Value(0)), default=Value(1), output_field=IntegerField()),
+            Case(When(upcoming, then=F("deadline"))).asc(),
+            Case(When(upcoming, then=F("pk"))).asc(),
+            F("deadline").desc(),
+            F("pk").desc(),
+        )
+        .first()
+    )
+
+
+def period_for(wanted: int | None, today: datetime.date) -> ReportingPeriod | None:
+    """The period asked for by id (404 when there is none), else the default one; one query."""
+    if wanted is None:
+        return period_default(today)
+    period = ReportingPeriod.objects.select_related("plan").filter(pk=wanted).first()
+    if period is None:
+        raise Http404("Không tìm thấy kỳ báo cáo.")
+    return period
 
 
 def _led_by(unit: Unit, plan_task_ref: str) -> Exists:
@@ -214,15 +235,15 @@ def period_timeline_kinds(period: ReportingPeriod) -> list[str]:
     return [str(kind) for kind in kinds]
 
 
-def _not_launched(kind: str, scope: DashboardScope) -> Coalesce:
-    """For a ReportingPeriod row: its plan's tasks of one timeline kind without a run in it."""
-    qs = PlanTask.objects.filter(plan_id=OuterRef("plan_id"), timeline_kind=kind).exclude(
-        Exists(PeriodTask.objects.filter(period_id=OuterRef(OuterRef("pk")), plan_task_id=OuterRef("pk")))
-    )
+def not_launched_count(*, period: ReportingPeriod, scope: DashboardScope) -> int:
+    """The plan tasks that should run in the period (see ``period_timeline_kinds``) but have no
+    run in it yet, limited to the scope's unit: one query on the period's plan alone."""
+    qs = PlanTask.objects.filter(
+        plan_id=period.plan_id, timeline_kind__in=period_timeline_kinds(period)
+    ).exclude(Exists(PeriodTask.objects.filter(period_id=period.pk, plan_task_id=OuterRef("pk"))))
     if scope.unit is not None:
         qs = qs.filter(_led_by(scope.unit, "pk"))
-    counted = qs.order_by().values("plan_id").annotate(n=Count("pk")).values("n")
-    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+    return qs.count()
 
 
 def overdue_open_steps(
@@ -413,18 +434,6 @@ STEP_POOLS = {Step.Kind.REVIEW: "Văn phòng Sở", Step.Kind.SIGN_OFF: "Lãnh �
 # --- pages -------------------------------------------------------------------------------
 
 
-def _period_from(
-    request: HttpRequest, periods: list[ReportingPeriod], today: datetime.date
-) -> ReportingPeriod | None:
-    wanted = parse_id(request.GET.get("period", ""))
-    if wanted is None:
-        return period_default(periods, today)
-    for period in periods:
-        if period.pk == wanted:
-            return period
-    raise Http404("Không tìm thấy kỳ báo cáo.")
-
-
 def _appendix_and_section_rows(
     sections: list[dict[str, Any]], filters: DashboardFilters
 ) -> tuple[list[CountRow], list[CountRow]]:
@@ -459,8 +468,8 @@ def _appendix_and_section_rows(
 def index(request: HttpRequest) -> HttpResponse:
     scope = dashboard_scope_for_user(request.user)
     today = timezone.localdate()
-    periods = dashboard_periods(not_launched_in=scope)
-    period = _period_from(request, periods, today)
+    period = period_for(parse_id(request.GET.get("period", "")), today)
+    periods = period_choices(today, period)
     context: dict[str, Any] = {"scope": scope, "periods": periods, "period": period, "today": today}
     if period is None:
         return render(request, "dashboard/index.html", context)
@@ -489,7 +498,7 @@ def index(request: HttpRequest) -> HttpResponse:
         appendix_rows=appendix_rows,
         section_rows=section_rows,
         unit_rows=unit_rows,
-        not_launched=period.not_launched,
+        not_launched=not_launched_count(period=period, scope=scope),
         overdue_steps=steps[:OVERDUE_STEPS_SHOWN],
         more_overdue_steps=len(steps) > OVERDUE_STEPS_SHOWN,
         can_launch=roles_of(request.user).is_office,
@@ -503,8 +512,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def tasks(request: HttpRequest) -> HttpResponse:
     scope = dashboard_scope_for_user(request.user)
     today = timezone.localdate()
-    periods = dashboard_periods()
-    period = _period_from(request, periods, today)
+    period = period_for(parse_id(request.GET.get("period", "")), today)
     if period is None:
         raise Http404("Chưa có kỳ báo cáo nào.")
     filters = replace(DashboardFilters.from_query(request.GET), period=period.pk)

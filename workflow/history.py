@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
-from plans.models import Membership, ReportingPeriod, Unit
+from plans.models import Membership, Unit
 from plans.roles import roles_of
 from workflow import access, selectors
 from workflow.audit import ACTION_LABELS, action_label
@@ -535,14 +535,11 @@ def audit_search(request: HttpRequest) -> HttpResponse:
     if not _may_search(request.user):
         raise PermissionDenied("Tra cứu nhật ký dành cho kiểm tra, Lãnh đạo Sở và Văn phòng Sở.")
     units = list(Unit.objects.order_by("order", "name"))
-    # (pk, label) straight from the database: a province has over a thousand periods.
-    labels = dict(ReportingPeriod.Code.choices)
-    periods = [
-        (pk, f"{labels[code]}/{year}")
-        for pk, code, year in ReportingPeriod.objects.order_by("-plan__year", "deadline").values_list(
-            "pk", "code", "plan__year"
-        )
-    ]
+    # A bounded list (this year's and last year's plans, and the one asked for): a province
+    # holds over a thousand periods. An id that is no period is still no choice, so still a 400.
+    periods = selectors.period_choices(
+        timezone.localdate(), selectors.parse_id(request.GET.get("period", ""))
+    )
     form = SearchForm(request.GET or None, units=units, periods=periods)
     context: dict[str, Any] = {"form": form, "entries": [], "has_older": False, "has_newer": False}
     if request.GET and not form.is_valid():

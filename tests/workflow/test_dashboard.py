@@ -292,6 +292,127 @@ def test_unit_head_sees_only_the_tasks_their_unit_leads(
         assert listed(client, reverse("dashboard:tasks") + f"?period={q1.pk}&unit={u['ATNL'].pk}") == []
 
 
+# --- the period selector: a bounded list, the shown period resolved by id ---------------------------
+
+OPTION = re.compile(r'<option value="(\d+)"( selected)?>')
+
+
+def options(response: Any) -> tuple[list[int], list[int]]:
+    """The selector's period ids, and those marked selected."""
+    found = OPTION.findall(response.content.decode())
+    return [int(pk) for pk, _ in found], [int(pk) for pk, sel in found if sel]
+
+
+def plan_of(year: int, units: dict[str, Unit]) -> dict[str, Any]:
+    """Another plan with its four periods and three tasks: x (QLCN), y (ATNL), z (QLCN, "Năm")."""
+    plan = PlanFactory(year=year, title=f"Kế hoạch CCHC năm {year}")
+    criterion = CriterionFactory(section=SectionFactory(appendix=AppendixFactory(plan=plan)))
+    tasks = {
+        "x": plan_task(criterion, lead=[units["QLCN"]], task="x"),
+        "y": plan_task(criterion, lead=[units["ATNL"]], task="y"),
+        "z": plan_task(criterion, lead=[units["QLCN"]], timeline_kind=PlanTask.TimelineKind.YEAR, task="z"),
+    }
+    return {"plan": plan, "periods": periods(plan), "tasks": tasks}
+
+
+def test_not_launched_is_counted_for_the_shown_period_and_its_plan_alone(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    other = plan_of(2024, world["units"])
+    with travel(at(2024, 3, 1)):
+        services.period_launch(
+            period=other["periods"]["Q1"], actor=personas["office_reviewer"], plan_tasks=[other["tasks"]["y"]]
+        )
+
+    def not_launched(persona: str, period: ReportingPeriod) -> int:
+        with travel(at(2024, 3, 20)):
+            client.force_login(personas[persona])
+            response = client.get(reverse("dashboard:index"), {"period": period.pk})
+        assert response.status_code == 200
+        assert response.context["period"] == period
+        shown = response.context["not_launched"]
+        assert f"{shown} nhiệm vụ chưa khởi tạo trong kỳ" in response.content.decode()
+        return shown
+
+    # The other plan: y ran in its Q1; z ("Năm") is due in Y only; the head of QLCN counts x and z
+    assert not_launched("director", other["periods"]["Q1"]) == 1  # x
+    assert not_launched("unit_head", other["periods"]["Q1"]) == 1  # x
+    assert not_launched("director", other["periods"]["Y"]) == 3  # x, y, z
+    assert not_launched("unit_head", other["periods"]["Y"]) == 2  # x, z
+    assert not_launched("director", other["periods"]["H1"]) == 2  # x, y
+    # The first plan's counts are untouched by the other plan's tasks
+    assert not_launched("office_reviewer", world["periods"]["Q1"]) == 3
+    assert not_launched("unit_head", world["periods"]["Q1"]) == 1
+    assert not_launched("unit_head", world["periods"]["Y"]) == 6  # a, c, d, g, l and j
+
+
+def test_selector_lists_this_and_last_years_periods_and_keeps_an_older_one_shown(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    last_year, old = plan_of(2023, world["units"]), plan_of(2021, world["units"])
+    recent = [*world["periods"].values(), *last_year["periods"].values()]
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["director"])
+        default = client.get(reverse("dashboard:index"))
+        shown_old = client.get(reverse("dashboard:index"), {"period": old["periods"]["H1"].pk})
+        listed_old = client.get(reverse("dashboard:tasks"), {"period": old["periods"]["H1"].pk})
+    # Newest plan first, each plan's periods by deadline; 2021 is not offered
+    assert options(default) == ([p.pk for p in recent], [world["periods"]["H1"].pk])
+    # An older period still opens by its id, shown selected among the recent ones (its siblings are not listed)
+    assert shown_old.status_code == 200
+    assert shown_old.context["period"] == old["periods"]["H1"]
+    assert options(shown_old) == (
+        [p.pk for p in recent] + [old["periods"]["H1"].pk],
+        [old["periods"]["H1"].pk],
+    )
+    assert "kỳ 6 tháng/2021" in shown_old.content.decode()
+    option = f'<option value="{old["periods"]["H1"].pk}" selected>6 tháng/2021 (hạn 10/06/2021)</option>'
+    assert option in shown_old.content.decode()
+    assert shown_old.context["not_launched"] == 2  # x and y
+    assert listed_old.status_code == 200
+    assert listed_old.context["period"] == old["periods"]["H1"]
+
+
+@pytest.mark.parametrize(
+    ("moment", "which"),
+    [
+        (at(2024, 3, 20), ("first", "H1")),  # the same upcoming deadline in two plans: the older row
+        (at(2024, 12, 10, 23), ("first", "Y")),
+        (at(2024, 12, 20), ("second", "Y")),  # nothing upcoming: the latest deadline, the newer row
+    ],
+)
+def test_default_period_among_several_plans(
+    client: Any,
+    world: dict[str, Any],
+    personas: dict[str, Any],
+    moment: datetime.datetime,
+    which: tuple[str, str],
+) -> None:
+    second = plan_of(2024, world["units"])
+    older = plan_of(2023, world["units"])
+    expected = {"first": world["periods"], "second": second["periods"]}[which[0]][which[1]]
+    assert older["periods"]["Y"].deadline < expected.deadline
+    with travel(moment):
+        client.force_login(personas["office_reviewer"])
+        response = client.get(reverse("dashboard:index"))
+        tasks_page = client.get(reverse("dashboard:tasks"))
+    assert response.context["period"] == expected
+    assert options(response)[1] == [expected.pk]
+    assert tasks_page.context["period"] == expected
+
+
+def test_unknown_period_is_404_even_among_many_plans(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    plan_of(2023, world["units"])
+    missing = ReportingPeriod.objects.order_by("-pk").values_list("pk", flat=True).first() + 1
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["unit_head"])
+        for page in ("dashboard:index", "dashboard:tasks"):
+            assert client.get(reverse(page), {"period": missing}).status_code == 404
+            assert client.get(reverse(page), {"period": "abc"}).status_code == 200  # not an id: the default
+
+
 # --- every number links to exactly the tasks behind it ---------------------------------------------
 
 
@@ -493,6 +614,42 @@ def test_dashboard_takes_a_fixed_number_of_queries_for_3_and_30_runs(
 
     assert with_3 == with_30
     assert max(with_30) <= QUERY_BOUND, with_30
+
+
+def test_dashboard_queries_do_not_grow_with_plans_and_periods(
+    client: Any, world_min: dict[str, Any], personas: dict[str, Any], units: dict[str, Unit]
+) -> None:
+    add_runs(world_min, personas, 3)
+    q1 = world_min["q1"]
+    pages = [
+        ("director", reverse("dashboard:index"), {}),
+        ("office_reviewer", reverse("dashboard:index"), {"period": q1.pk}),
+        ("unit_head", reverse("dashboard:index"), {"period": q1.pk}),
+        ("director", reverse("dashboard:tasks"), {}),
+        ("unit_head", reverse("dashboard:tasks"), {"period": q1.pk}),
+    ]
+
+    def measure() -> list[int]:
+        counts = []
+        with travel(at(2024, 3, 20)):
+            for persona, url, params in pages:
+                client.force_login(personas[persona])
+                client.get(url, params)  # warm-up
+                with CaptureQueriesContext(connection) as queries:
+                    response = client.get(url, params)
+                assert response.status_code == 200
+                counts.append(len(queries))
+                # Periods are read one by id (or the default, LIMIT 1) and a bounded list, never all of them
+                period_reads = [q["sql"] for q in queries if 'FROM "plans_reportingperiod"' in q["sql"]]
+                assert period_reads and all("LIMIT" in sql for sql in period_reads), period_reads
+        return counts
+
+    with_1_plan = measure()
+    for year in [2024] * 10 + [2023] * 10 + list(range(2000, 2020)):
+        plan_of(year, units)
+    with_41_plans = measure()
+    assert with_1_plan == with_41_plans
+    assert max(with_41_plans) <= QUERY_BOUND, with_41_plans
 
 
 # --- small pieces ------------------------------------------------------------------------------------

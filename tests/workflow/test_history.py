@@ -21,7 +21,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
 
-from tests.factories import CriterionFactory, periods, plan_task
+from plans.models import ReportingPeriod
+from tests.factories import CriterionFactory, PlanFactory, periods, plan_task
 from workflow import services
 from workflow.audit import ACTION_LABELS, audit_record
 from workflow.evidence import store
@@ -333,6 +334,7 @@ def test_audit_search_filters_by_person_unit_action_period_and_dates(
         ({"unit": "abc"}, "Giá trị không có trong danh sách"),
         ({"unit": "9" * 30}, "Giá trị không có trong danh sách"),
         ({"period": "-1"}, "Giá trị không có trong danh sách"),
+        ({"period": "999999"}, "Giá trị không có trong danh sách"),
         ({"action": "drop table"}, "Giá trị không có trong danh sách"),
         ({"before": "abc"}, "Số trang không hợp lệ"),
         ({"before": "9" * 30}, "Số trang không hợp lệ"),
@@ -346,6 +348,86 @@ def test_bad_search_values_get_400_with_a_vietnamese_message(
     response = login(personas["auditor"]).get(SEARCH, params)
     assert response.status_code == 400
     assert message in text_of(response)
+
+
+# The search's period choices: this year's and last year's plans, and the one asked for.
+PERIOD_SELECT = re.compile(r'<select name="period"[^>]*>(.*?)</select>', re.S)
+PERIOD_OPTION = re.compile(r'<option value="(\d*)"( selected)?>')
+SEARCH_DAY = datetime.datetime(2026, 6, 1, 9, 0, tzinfo=HANOI)
+
+
+def period_options(response: Any) -> tuple[list[int], list[int]]:
+    """The period filter's ids (the "Tất cả" choice left out), and those marked selected."""
+    found = PERIOD_OPTION.findall(PERIOD_SELECT.search(text_of(response)).group(1))
+    return [int(pk) for pk, _ in found if pk], [int(pk) for pk, sel in found if pk and sel]
+
+
+def plans_with_periods(*years: int) -> list[ReportingPeriod]:
+    """One plan per year, with its four periods, in the order the search lists them."""
+    made = []
+    for year in years:
+        made.extend(periods(PlanFactory(year=year, title=f"Kế hoạch CCHC năm {year}")).values())
+    return sorted(made, key=lambda p: (-p.plan.year, p.deadline))
+
+
+def test_audit_search_offers_recent_periods_and_keeps_an_older_one_asked_for(
+    returned_task: PeriodTask, personas: dict[str, Any]
+) -> None:
+    recent = plans_with_periods(2026, 2025)
+    plans_with_periods(2023, 2010)
+    asked = returned_task.period  # a 2024 plan: older than last year on 1/6/2026
+    sibling = ReportingPeriod.objects.get(plan=asked.plan, code="H1")
+    missing = ReportingPeriod.objects.order_by("-pk").values_list("pk", flat=True).first() + 1
+    with time_machine.travel(SEARCH_DAY, tick=False):
+        client = login(personas["auditor"])
+        everything = client.get(SEARCH)
+        one_period = client.get(SEARCH, {"period": asked.pk})
+        no_runs = client.get(SEARCH, {"period": sibling.pk, "action": "return"})
+        unknown = client.get(SEARCH, {"period": missing})
+    assert everything.status_code == 200
+    assert period_options(everything) == ([p.pk for p in recent], [])
+    # an older period is still a valid filter, shown selected, its siblings not listed
+    assert one_period.status_code == 200
+    assert period_options(one_period) == ([p.pk for p in recent] + [asked.pk], [asked.pk])
+    assert seqs(one_period) == list(
+        AuditEvent.objects.filter(period_task__period=asked).order_by("-seq").values_list("seq", flat=True)
+    )
+    assert no_runs.status_code == 200 and seqs(no_runs) == []
+    assert period_options(no_runs) == ([p.pk for p in recent] + [sibling.pk], [sibling.pk])
+    # an id that is no period is no choice: 400 with the form's message
+    assert unknown.status_code == 400
+    assert "Giá trị không có trong danh sách" in text_of(unknown)
+
+
+def test_audit_search_queries_do_not_grow_with_plans_and_periods(
+    returned_task: PeriodTask, personas: dict[str, Any]
+) -> None:
+    searches = [{}, {"period": str(returned_task.period_id)}, {"action": "return", "date_from": "01/01/2024"}]
+
+    def measure() -> list[int]:
+        counts = []
+        with time_machine.travel(SEARCH_DAY, tick=False):
+            client = login(personas["office_reviewer"])
+            for params in searches:
+                client.get(SEARCH, params)  # warm-up
+                with CaptureQueriesContext(connection) as queries:
+                    response = client.get(SEARCH, params)
+                assert response.status_code == 200, params
+                assert seqs(response), params
+                counts.append(len(queries))
+                sqls = [q["sql"].upper() for q in queries.captured_queries]
+                # the periods: one bounded read, never the whole table
+                period_reads = [sql for sql in sqls if 'FROM "PLANS_REPORTINGPERIOD"' in sql]
+                assert len(period_reads) == 1 and "LIMIT" in period_reads[0], period_reads
+                # the events: one page, no COUNT
+                audit_reads = [sql for sql in sqls if "WORKFLOW_AUDITEVENT" in sql]
+                assert len(audit_reads) == 1 and "COUNT(" not in audit_reads[0], audit_reads
+        return counts
+
+    few = measure()
+    plans_with_periods(2026, 2026, 2025, *range(1990, 2024))
+    assert ReportingPeriod.objects.count() > 150
+    assert measure() == few
 
 
 def make_events(n: int, actor: Any) -> None:
