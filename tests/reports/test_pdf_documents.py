@@ -5,7 +5,9 @@ Texts are read back from the PDFs with pypdf: what a reader (or a search) gets o
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 from pypdf import PdfReader
 
 from plans.models import PlanTask
+from plans.selectors import AppendixTable, HeadingRow, PlanFilters, TaskRow, plan_tasks_for_page
 from tests.reports.conftest import (
     DONE_ON_TIME,
     REPORT_DAY,
@@ -42,6 +45,7 @@ class Rendered:
     dossier: bytes
     tasks: list[str]  # every task text of the plan, in order
     period_data: selectors.PeriodReport
+    plan_tables: list[AppendixTable]  # the plan page's tables of the same plan
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +69,7 @@ def rendered(django_db_setup: Any, django_db_blocker: Any) -> Rendered:
                     .values_list("task", flat=True)
                 ),
                 period_data=period_data,
+                plan_tables=plan_tasks_for_page(scenario.plan, PlanFilters()),
             )
 
 
@@ -250,6 +255,36 @@ def test_period_report_shows_each_tasks_latest_result_bucket_and_evidence(render
     )
 
 
+def test_period_report_tables_are_the_plans_tables(rendered: Rendered) -> None:
+    """The report reads the plan's rows itself (plain values, one query): the same tables,
+    headings, rowspans and cells as the plan page, and per-unit counts by the lead units."""
+    report = rendered.period_data
+
+    def plan_row(row: HeadingRow | TaskRow) -> tuple[Any, ...]:
+        if isinstance(row, HeadingRow):
+            return (row.kind, row.code, row.title)
+        cells = (row.key, row.first, row.span, row.ordinal, row.criterion, row.task, row.lead_text)
+        return ("task", *cells, row.partner_text)
+
+    def report_row(row: Any) -> tuple[Any, ...]:
+        if isinstance(row, HeadingRow):
+            return (row.kind, row.code, row.title)
+        t = row.task
+        return ("task", t.key, t.first, t.span, t.ordinal, t.criterion, t.task, t.lead_text, t.partner_text)
+
+    assert [(a.number, a.title, [report_row(r) for r in a.rows]) for a in report.appendices] == [
+        (t.number, t.title, [plan_row(r) for r in t.rows]) for t in rendered.plan_tables
+    ]
+    buckets = {r.task.key: r.bucket for a in report.appendices for r in a.rows if r.kind == "task"}
+    expected = {u.name: [0] * len(selectors.BUCKET_ORDER) for u in report.units}
+    for table in rendered.plan_tables:
+        for row in table.rows:
+            for unit in getattr(row, "lead_units", []):
+                expected[unit.name][selectors.BUCKET_ORDER.index(buckets[row.key])] += 1
+    assert {u.name: u.counts for u in report.units} == expected
+    assert any(len(r.lead_units) > 1 for t in rendered.plan_tables for r in t.rows if r.kind == "task")
+
+
 def test_period_report_table_rows_read_in_order(texts: dict[str, list[str]]) -> None:
     tables = flat("\n".join(texts["period"][2:]))
     assert (
@@ -283,3 +318,11 @@ def test_dossier_has_every_step_version_reason_sign_off_and_evidence_hash(
 def test_user_text_is_escaped_and_shows_as_text(texts: dict[str, list[str]]) -> None:
     whole = flat("\n".join(texts["dossier"]))
     assert f"Kết quả: Đã ban hành kế hoạch; {SCRIPT} được hiển thị như chữ" in whole
+
+
+def test_cache_key_text_is_the_whole_data_as_asdict_gives_it(rendered: Rendered) -> None:
+    """``canonical_json`` skips ``asdict``'s deep copy, not any of the data."""
+    data = rendered.period_data
+    whole = json.dumps(dataclasses.asdict(data), sort_keys=True, ensure_ascii=False, default=str)
+    assert pdf.canonical_json(data) == whole
+    assert pdf.content_key("period", data) != pdf.content_key("period_xlsx", data)

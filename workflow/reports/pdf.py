@@ -100,13 +100,30 @@ def _templates_fingerprint(names: tuple[str, ...]) -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=64)
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls))
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what ``json`` does not know: a dataclass as the dict of its fields (what
+    ``dataclasses.asdict`` gives, without its deep copy), anything else as its text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: getattr(value, name) for name in _field_names(type(value))}
+    return str(value)
+
+
+def canonical_json(data: Any) -> str:
+    """The data as one canonical text: dataclasses as their fields, keys sorted."""
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, default=_plain)
+
+
 def content_key(kind: str, data: Any, templates: tuple[str, ...] = ()) -> str:
     """A cache key naming exactly this content: the data, the templates, the kind."""
-    payload = dataclasses.asdict(data) if dataclasses.is_dataclass(data) else data
     digest = hashlib.sha256()
     digest.update(kind.encode())
     digest.update(_templates_fingerprint(TEMPLATES + templates).encode())
-    digest.update(json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode())
+    digest.update(canonical_json(data).encode())
     return f"reports:{kind}:{digest.hexdigest()}"
 
 

@@ -12,11 +12,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from plans.models import Plan, ReportingPeriod, Unit
-from plans.selectors import AppendixTable, HeadingRow, PlanFilters, TaskRow, plan_tasks_for_page
+from plans.models import Plan, PlanTask, ReportingPeriod, Unit
+from plans.selectors import AppendixTable, HeadingRow, PlanFilters, criterion_label, plan_tasks_for_page
 from workflow import selectors as workflow_selectors
 from workflow.models import AuditEvent, Bucket, Evidence, PeriodTask, Stage, Step
 from workflow.reports.formatting import date_line, day_text, number_line, percent
@@ -104,10 +104,24 @@ class LeadResult:
 
 
 @dataclass
+class ReportTask:
+    """What the report shows of a plan task (TT and criterion drawn on the criterion's first row)."""
+
+    key: str
+    first: bool
+    span: int
+    ordinal: str
+    criterion: str
+    task: str
+    lead_text: str
+    partner_text: str
+
+
+@dataclass
 class ReportRow:
     """One task of the plan in the period: its result, its bucket, its evidence."""
 
-    task: TaskRow
+    task: ReportTask
     launched: bool
     bucket: str
     bucket_label: str
@@ -163,80 +177,217 @@ def period_get(pk: int) -> ReportingPeriod:
     return ReportingPeriod.objects.select_related("plan").get(pk=pk)
 
 
-def _period_tasks(period: ReportingPeriod) -> dict[str, PeriodTask]:
-    """The period's runs by plan task key, with their steps and current evidence (three queries)."""
-    steps = Step.objects.select_related("unit").order_by("pk")
-    steps = steps.prefetch_related(
-        Prefetch("evidence", queryset=Evidence.objects.filter(removed_at__isnull=True).order_by("pk"))
-    )
+@dataclass
+class _PlanTaskRow:
+    """A plan task as the report reads it: its table, heading rows, cells and lead units."""
+
+    pk: int
+    appendix_number: int
+    appendix_title: str
+    section_id: int
+    section_code: str
+    section_title: str
+    group_id: int | None
+    group_code: str | None
+    group_title: str | None
+    criterion_id: int
+    criterion_ordinal: str
+    criterion_label: str
+    key: str
+    task: str
+    lead_text: str
+    partner_text: str
+    lead_units: list[str] = field(default_factory=list)
+
+
+_TASK_COLUMNS = (
+    "pk",
+    "criterion__section__appendix__number",
+    "criterion__section__appendix__title",
+    "criterion__section_id",
+    "criterion__section__code",
+    "criterion__section__title",
+    "criterion__group_id",
+    "criterion__group__code",
+    "criterion__group__title",
+    "criterion_id",
+    "criterion__ordinal",
+    "criterion__code",
+    "criterion__name",
+    "key",
+    "task",
+    "lead_text",
+    "partner_text",
+    "lead_units__name",
+)
+
+
+def _plan_task_rows(plan: Plan) -> list[_PlanTaskRow]:
+    """The plan's tasks in plan order with the columns the report shows; one query (the lead
+    units joined in: a task with two lead units comes as two consecutive rows)."""
+    rows: list[_PlanTaskRow] = []
+    query = PlanTask.objects.filter(plan=plan).order_by("position", "pk").values_list(*_TASK_COLUMNS)
+    for (
+        pk,
+        appendix_number,
+        appendix_title,
+        section_id,
+        section_code,
+        section_title,
+        group_id,
+        group_code,
+        group_title,
+        criterion_id,
+        ordinal,
+        code,
+        name,
+        key,
+        task,
+        lead_text,
+        partner_text,
+        lead_unit,
+    ) in query:
+        if rows and rows[-1].pk == pk:
+            rows[-1].lead_units.append(lead_unit)
+            continue
+        rows.append(
+            _PlanTaskRow(
+                pk=pk,
+                appendix_number=appendix_number,
+                appendix_title=appendix_title,
+                section_id=section_id,
+                section_code=section_code,
+                section_title=section_title,
+                group_id=group_id,
+                group_code=group_code,
+                group_title=group_title,
+                criterion_id=criterion_id,
+                criterion_ordinal=ordinal,
+                criterion_label=criterion_label(code, name),
+                key=key,
+                task=task,
+                lead_text=lead_text,
+                partner_text=partner_text,
+                lead_units=[] if lead_unit is None else [lead_unit],
+            )
+        )
+    return rows
+
+
+@dataclass
+class _RunResult:
+    bucket: str
+    canceled: bool
+    evidence_count: int
+    results: list[LeadResult]
+
+
+def _period_results(period: ReportingPeriod, today: datetime.date) -> dict[int, _RunResult]:
+    """Each run of the period by plan task id: its bucket, its distinct current evidence files
+    and the latest submitted lead report of each lead unit (two queries)."""
     runs = (
         PeriodTask.objects.filter(period=period)
-        .select_related("plan_task")
-        .prefetch_related(Prefetch("steps", queryset=steps))
+        .only("plan_task_id", "stage", "started_at", "completed_at")
+        .annotate(
+            evidence_count=Count(
+                "steps__evidence__sha256",
+                filter=Q(steps__evidence__removed_at__isnull=True),
+                distinct=True,
+            )
+        )
+        .order_by()
     )
-    out: dict[str, PeriodTask] = {}
+    by_run: dict[int, _RunResult] = {}
+    out: dict[int, _RunResult] = {}
     for run in runs:
         run.period = period  # bucket() reads the deadline: no query per run
-        out[run.plan_task.key] = run
+        result = _RunResult(
+            bucket=str(run.bucket(today)),
+            canceled=run.stage == Stage.CANCELED,
+            evidence_count=run.evidence_count,
+            results=[],
+        )
+        by_run[run.pk] = out[run.plan_task_id] = result
+    # The latest submitted lead report of each lead unit, in the order the units first
+    # reported: steps come in pk order, the last one of a unit wins its unit's place.
+    latest: dict[int, dict[int | None, LeadResult]] = {}
+    reports = (
+        Step.objects.filter(
+            period_task__period=period,
+            kind=Step.Kind.LEAD,
+            state=Step.State.DONE,
+            submitted_at__isnull=False,
+        )
+        .order_by("pk")
+        .values_list("period_task_id", "unit_id", "unit__name", "result", "explanation")
+    )
+    for run_id, unit_id, unit_name, text, explanation in reports:
+        latest.setdefault(run_id, {})[unit_id] = LeadResult(
+            unit=unit_name or "", text=text, explanation=explanation
+        )
+    for run_id, by_unit in latest.items():
+        if run_id in by_run:
+            by_run[run_id].results = list(by_unit.values())
     return out
 
 
-def _lead_results(run: PeriodTask) -> list[LeadResult]:
-    """The latest submitted lead report of each lead unit, in the order the units reported."""
-    latest: dict[int | None, Step] = {}
-    for step in run.steps.all():
-        if step.kind == Step.Kind.LEAD and step.state == Step.State.DONE and step.submitted_at:
-            latest[step.unit_id] = step  # steps come in pk order: the last one wins
-    return [
-        LeadResult(unit=step.unit.name if step.unit else "", text=step.result, explanation=step.explanation)
-        for step in latest.values()
-    ]
-
-
 def period_report(period: ReportingPeriod, *, today: datetime.date | None = None) -> PeriodReport:
-    """Every task of the plan with its result in the period; eight queries for any plan size.
+    """Every task of the plan with its result in the period; four queries for any plan size.
 
     A task not launched in the period is "Chưa thực hiện". Counts per unit count a task
-    for each of its lead units.
+    for each of its lead units. Only the values the document shows are read (plain rows,
+    no model instance but the runs'), as the cache key hashes all of them.
     """
     today = today or timezone.localdate()
     plan = period.plan
-    tables = plan_tasks_for_page(plan, PlanFilters())
-    runs = _period_tasks(period)
-    units = list(Unit.objects.order_by("order", "name"))
+    tasks = _plan_task_rows(plan)
+    runs = _period_results(period, today)
+    units = list(Unit.objects.order_by("order", "name").values_list("name", flat=True))
 
+    spans = Counter(t.criterion_id for t in tasks)
     totals: Counter[str] = Counter()
-    per_unit: dict[str, Counter[str]] = {u.name: Counter() for u in units}
+    per_unit: dict[str, Counter[str]] = {name: Counter() for name in units}
     appendices: list[ReportAppendix] = []
-    for table in tables:
-        appendix = ReportAppendix(number=table.number, title=table.title)
-        appendices.append(appendix)
-        for row in table.rows:
-            if isinstance(row, HeadingRow):
-                appendix.rows.append(row)
-                continue
-            run = runs.get(row.key)
-            if run is None:
-                bucket, results, evidence, canceled = Bucket.NOT_STARTED.value, [], 0, False
-            else:
-                bucket = str(run.bucket(today))
-                results = _lead_results(run)
-                evidence = len({e.sha256 for s in run.steps.all() for e in s.evidence.all()})
-                canceled = run.stage == Stage.CANCELED
-            totals[bucket] += 1
-            for unit in row.lead_units:
-                per_unit.setdefault(unit.name, Counter())[bucket] += 1
-            appendix.rows.append(
-                ReportRow(
-                    task=row,
-                    launched=run is not None,
-                    bucket=bucket,
-                    bucket_label=BUCKET_LABELS[bucket],
-                    results=results,
-                    evidence_count=evidence,
-                    canceled=canceled,
-                )
+    section_id = group_id = criterion_id = None
+    for t in tasks:
+        if not appendices or appendices[-1].number != t.appendix_number:
+            appendices.append(ReportAppendix(number=t.appendix_number, title=t.appendix_title))
+            section_id = group_id = criterion_id = None
+        rows = appendices[-1].rows
+        if t.section_id != section_id:
+            section_id, group_id = t.section_id, None
+            if t.section_code or t.section_title:
+                rows.append(HeadingRow("section", t.section_code, t.section_title))
+        if t.group_id and t.group_id != group_id:
+            group_id = t.group_id
+            rows.append(HeadingRow("group", t.group_code or "", t.group_title or ""))
+        first = t.criterion_id != criterion_id
+        criterion_id = t.criterion_id
+        run = runs.get(t.pk)
+        bucket = Bucket.NOT_STARTED.value if run is None else run.bucket
+        totals[bucket] += 1
+        for name in t.lead_units:
+            per_unit.setdefault(name, Counter())[bucket] += 1
+        rows.append(
+            ReportRow(
+                task=ReportTask(
+                    key=t.key,
+                    first=first,
+                    span=spans[t.criterion_id],
+                    ordinal=t.criterion_ordinal,
+                    criterion=t.criterion_label,
+                    task=t.task,
+                    lead_text=t.lead_text,
+                    partner_text=t.partner_text,
+                ),
+                launched=run is not None,
+                bucket=bucket,
+                bucket_label=BUCKET_LABELS[bucket],
+                results=[] if run is None else run.results,
+                evidence_count=0 if run is None else run.evidence_count,
+                canceled=False if run is None else run.canceled,
             )
+        )
     total = sum(totals.values())
     return PeriodReport(
         header=document_header(plan, day=today),
