@@ -1,7 +1,7 @@
 """Reads: what the flow's gateways ask, and the lists people open all day.
 
-Every list selector returns a queryset that costs a fixed number of queries to render
-(select_related for the rows' parents, nothing per row).
+Every step list selector returns a queryset of steps, filtered and ordered; ``step_rows``
+reads a page of it in one query (the columns the rows show, nothing per row).
 """
 
 from __future__ import annotations
@@ -65,12 +65,28 @@ def signoff_unit(process: Any) -> Unit | None:
 
 # --- lists -------------------------------------------------------------------------------
 
-STEP_LIST_RELATED = (
-    "period_task__plan_task__criterion__section__appendix",
-    "period_task__period__plan",
-    "unit",
-    "assignee",
-    "submitted_by",
+# What a list row shows (workflow.views._rows), read as plain values: as model instances
+# (select_related) a row was eleven objects built from every column of eleven tables, long
+# texts and JSON included, and a 50-row page spent most of its time on them
+# (docs/benchmarks.md). The joins are select_related's, less the submitter's (not shown):
+# INNER for the period task's chain, LEFT for the unit and the assignee, which may be empty.
+STEP_ROW_COLUMNS = (
+    "pk",
+    "state",
+    "kind",
+    "round",
+    "due_date",
+    "assignee_id",
+    "period_task__plan_task__task",
+    "period_task__plan_task__criterion__code",
+    "period_task__plan_task__criterion__name",
+    "period_task__plan_task__criterion__section__appendix__number",
+    "period_task__period__code",
+    "period_task__period__plan__year",
+    "unit__short_name",
+    "assignee__last_name",
+    "assignee__first_name",
+    "assignee__username",
 )
 
 
@@ -107,7 +123,12 @@ class StepFilters:
 
 
 def _steps() -> QuerySet[Step]:
-    return Step.objects.select_related(*STEP_LIST_RELATED)
+    return Step.objects.all()
+
+
+def step_rows(qs: QuerySet[Step], start: int, stop: int) -> list[tuple[Any, ...]]:
+    """Rows ``start:stop`` of a step list as tuples of STEP_ROW_COLUMNS, in one query."""
+    return list(qs.values_list(*STEP_ROW_COLUMNS)[start:stop])
 
 
 def steps_assigned_to(user: Any) -> QuerySet[Step]:

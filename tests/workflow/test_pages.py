@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import unicodedata
 from typing import Any
 
 import pytest
@@ -253,6 +254,77 @@ def test_awaiting_filters_by_kind_and_flags_overdue_reviews(
     assert sign_off_only == []
     assert listed(overdue) == [reviews[1].pk]
     assert [cls for cls, _ in ROW.findall(overdue)] == ["row-overdue"]
+
+
+# --- what a row shows (formatted in workflow.views, not by template filters) -------------------
+
+NFD_TASK = unicodedata.normalize(
+    "NFD", "Rà soát, đánh giá thủ tục hành chính thuộc thẩm quyền giải quyết " * 3
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a" * 140,
+        "a" * 141,
+        "ư" * 200,
+        NFD_TASK,  # combining marks: the filter counts them as no length, and composes them
+        "a" * 139 + "\u0301" * 5 + "b",  # marks right at the limit
+        "x" * 141 + "\u0301",
+        "<b>" + "đ" * 150,
+    ],
+)
+@pytest.mark.parametrize("length", [140, 60, 1])
+def test_row_text_is_truncated_exactly_as_truncatechars_does(text: str, length: int) -> None:
+    from django.template.defaultfilters import truncatechars
+    from django.utils.translation import override, pgettext
+
+    from workflow.views import _truncate
+
+    for language in ("vi", "en"):
+        with override(language):
+            suffix = pgettext("String to return when truncating text", "%(truncated_text)s…")
+            assert _truncate(text, length, suffix) == truncatechars(text, length), (language, text, length)
+
+
+def test_list_row_shows_each_value_escaped_and_truncated_as_the_template_filters_did(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    from django.template.defaultfilters import date, truncatechars
+    from django.utils.html import escape
+
+    # Given a step whose task, criterion (no code: its name is shown), unit and assignee hold markup
+    Criterion.objects.filter(pk=criterion.pk).update(code="", name='Tiêu chí <b>"đậm"</b> & ' + "dài " * 20)
+    criterion.refresh_from_db()
+    task = "<script>alert(1)</script> " + NFD_TASK
+    (period_task,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]], task=task)])
+    step = lead_of(period_task)
+    services.step_claim(step_id=step.pk, user=personas["staff"])
+    type(personas["staff"]).objects.filter(pk=personas["staff"].pk).update(last_name="<i>Trần</i> &")
+    type(units["QLCN"]).objects.filter(pk=units["QLCN"].pk).update(short_name="Q<CN>")
+    Step.objects.filter(pk=step.pk).update(due_date=timezone.localdate() + datetime.timedelta(days=3))
+    step.refresh_from_db()
+    client.force_login(personas["staff"])
+
+    # When the staff member opens their list and the unit's queue
+    for name in ("my_steps", "unit_queue"):
+        html = client.get(reverse(f"workflow:{name}")).content.decode()
+
+        # Then the row shows every value escaped, the long texts cut as truncatechars cuts them
+        ((cls, row),) = ROW.findall(html)
+        assert cls == ""
+        assert f'<a href="/quy-trinh/buoc/{step.pk}/">{escape(truncatechars(task, 140))}</a>' in row
+        assert f"Phụ lục 1 · {escape(truncatechars(criterion.name, 60))}</div>" in row
+        assert "<td>Chủ trì thực hiện</td>" in row
+        assert "<td>Q&lt;CN&gt;</td>" in row
+        assert f"<td>Quý I/{q1.plan.year}</td>" in row
+        assert "<td>&lt;i&gt;Trần&lt;/i&gt; &amp; qlcn_cv</td>" in row
+        assert f'<td class="">{date(step.due_date, "d/m/Y")}</td>' in row
+        assert "<script>" not in row and "<b>" not in row and "<i>" not in row
+    # (a claimed step has no checkbox in the queue)
+    assert 'name="steps"' not in html
 
 
 def test_next_page_link_appears_only_beyond_50_rows(
