@@ -106,6 +106,7 @@ def audit_record(
     assert transaction.get_connection().in_atomic_block, (
         "audit events are written in the action's transaction"
     )
+    actor_fields = _actor_fields(actor)  # read before the chain's lock: it is held until commit
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_KEY])
@@ -119,7 +120,7 @@ def audit_record(
         reason=reason,
         data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
         prev_hash=last["hash"] if last else GENESIS,
-        **_actor_fields(actor),
+        **actor_fields,
     )
     event.hash = event_hash(event)
     event.save(force_insert=True)

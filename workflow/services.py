@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mass_mail
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
@@ -81,15 +81,16 @@ def _people_for_step(step: Step) -> list[Any]:
         return list(User.objects.filter(membership__unit_id=step.unit_id, is_active=True))
     if step.kind == Step.Kind.REVIEW:
         return list(User.objects.filter(groups__name=roles.OFFICE_REVIEWER, is_active=True).distinct())
-    signers = User.objects.filter(groups__name=roles.DIRECTOR, is_active=True)
+    signers = Q(groups__name=roles.DIRECTOR)
     if step.unit_id:
         from guardian.models import UserObjectPermission
 
-        deputy_ids = UserObjectPermission.objects.filter(
-            permission__codename="sign_off_unit", object_pk=str(step.unit_id)
-        ).values_list("user_id", flat=True)
-        signers = signers | User.objects.filter(pk__in=list(deputy_ids), is_active=True)
-    return list(signers.distinct())
+        signers |= Q(
+            pk__in=UserObjectPermission.objects.filter(
+                permission__codename="sign_off_unit", object_pk=str(step.unit_id)
+            ).values("user_id")
+        )
+    return list(User.objects.filter(signers, is_active=True).distinct())
 
 
 # --- the flow's hooks (called by nodes and the start handle) ----------------------------
@@ -115,19 +116,30 @@ def process_start(
     return process
 
 
+def _period_task_of(process: Any) -> PeriodTask:
+    """The process's PeriodTask: the instance the acting service already holds (and keeps
+    current under the lock), else read once with what the hooks use."""
+    cached = process._state.fields_cache.get("period_task")
+    if cached is not None:
+        return cached
+    period_task = PeriodTask.objects.select_related("period__plan", "plan_task").get(process_id=process.pk)
+    process.period_task = period_task
+    return period_task
+
+
 def step_record_create(*, activation: Any) -> Step:
     """A human task was created: record its Step, move the stage, tell the people concerned."""
     task = activation.task
     kind = task.flow_task.step_kind
-    period_task = PeriodTask.objects.select_related("period", "plan_task").get(process_id=task.process_id)
-    unit_id = task.data.get("unit_id")
-    if kind == Step.Kind.SIGN_OFF:
-        unit_id = task.owner_permission_obj_pk and int(task.owner_permission_obj_pk)
+    period_task = _period_task_of(activation.process)
+    # The unit the node gave the task as its permission object (kept by the generic key, so
+    # not read again): the lead or partner unit of the branch, the signing deputy's unit, or none.
+    owner_obj = task.owner_permission_obj
     step = Step.objects.create(
         task=task,
         period_task=period_task,
         kind=kind,
-        unit_id=unit_id or None,
+        unit=owner_obj if isinstance(owner_obj, Unit) else None,
         round=period_task.round,
         due_date=step_due_date(period=period_task.period, kind=kind),
     )
@@ -138,16 +150,14 @@ def step_record_create(*, activation: Any) -> Step:
                 period_task=period_task, kind=kind, unit_id=step.unit_id, state=Step.State.DONE
             )
             .order_by("-pk")
+            .values_list("result", "self_assessment", "explanation")
             .first()
         )
         if previous is not None:
-            step.result, step.self_assessment, step.explanation = (
-                previous.result,
-                previous.self_assessment,
-                previous.explanation,
-            )
+            step.result, step.self_assessment, step.explanation = previous
             step.save(update_fields=["result", "self_assessment", "explanation"])
     if period_task.stage != kind:
+        period_task.stage = kind
         PeriodTask.objects.filter(pk=period_task.pk).update(stage=kind)
     label = step.get_kind_display()
     unit = f" ({step.unit.name})" if step.unit_id else ""
@@ -234,11 +244,15 @@ def period_launch(
 
 
 def _locked_step(step_id: int) -> tuple[Step, Any]:
-    """Re-read the step and its viewflow task after the process lock was taken."""
-    step = Step.objects.select_related("task", "period_task__period", "period_task__plan_task", "unit").get(
-        pk=step_id
-    )
-    step.task.refresh_from_db()
+    """Read the step, its viewflow task and process after the process lock was taken.
+
+    The process carries the step's PeriodTask, so the flow's hooks (``step_record_create``,
+    the selectors the splits ask) use that one instance instead of reading it again."""
+    step = Step.objects.select_related(
+        "task__process", "period_task__period__plan", "period_task__plan_task", "unit"
+    ).get(pk=step_id)
+    process = step.task.process.coerced
+    process.period_task = step.period_task
     return step, step.task
 
 
@@ -370,14 +384,14 @@ def step_save_draft(*, step_id: int, user: Any, data: dict[str, Any]) -> Step:
         return step
 
 
-def _validate_submission(step: Step) -> None:
+def _validate_submission(step: Step, evidence: list[dict[str, Any]]) -> None:
     errors: dict[str, str] = {}
     if step.kind == Step.Kind.LEAD:
         if not step.result.strip():
             errors["result"] = "Hãy nhập kết quả thực hiện."
         if not step.self_assessment:
             errors["self_assessment"] = "Hãy chọn mức tự đánh giá."
-        if not step.evidence.filter(removed_at__isnull=True).exists() and not step.explanation.strip():
+        if not evidence and not step.explanation.strip():
             errors["explanation"] = "Chưa có tài liệu kiểm chứng: hãy đính kèm tệp hoặc viết giải trình."
     elif step.kind == Step.Kind.PARTNER:
         if not step.no_opinion and not step.result.strip():
@@ -402,17 +416,22 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any]) -> Step:
         step, task = _locked_step(step_id)
         _ensure_executor(step, user)
         before = _apply(step, data)
-        _validate_submission(step)
+        evidence = list(step.evidence.filter(removed_at__isnull=True).values("original_name", "sha256"))
+        _validate_submission(step, evidence)
         now = timezone.now()
         step.state = Step.State.DONE
         step.submitted_by = user
         step.submitted_at = now
-        step.save()
-        period_task = step.period_task
-        if period_task.started_at is None:
-            PeriodTask.objects.filter(pk=period_task.pk).update(started_at=now)
+        step.save(update_fields=[*REPORT_FIELDS[step.kind], "state", "submitted_by", "submitted_at"])
 
-        process = TaskProcess.objects.get(pk=process_id)
+        # The process and its PeriodTask were read under the lock: changed here, in memory
+        # too, so that the flow's hooks below see the new round and stage.
+        period_task = step.period_task
+        changed: list[str] = []
+        if period_task.started_at is None:
+            period_task.started_at = now
+            changed.append("started_at")
+        process = task.process
         action = {"lead": "submit", "partner": "partner_input"}.get(step.kind, "")
         if step.kind == Step.Kind.REVIEW:
             process.review_approved = step.decision == Step.Decision.APPROVE
@@ -420,19 +439,24 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any]) -> Step:
             if not process.review_approved:
                 has_partners = bool(_partner_ids(period_task))
                 process.needs_partner_input = has_partners and step.ask_partners_again
-                PeriodTask.objects.filter(pk=period_task.pk).update(round=F("round") + 1)
+                period_task.round += 1
+                changed.append("round")
         elif step.kind == Step.Kind.SIGN_OFF:
             process.signoff_decision = step.decision
             action = "sign_off" if step.decision == Step.Decision.APPROVE else "return"
             if step.decision == Step.Decision.APPROVE:
-                PeriodTask.objects.filter(pk=period_task.pk).update(stage=Stage.DONE, completed_at=now)
+                period_task.stage, period_task.completed_at = Stage.DONE, now
+                changed += ["stage", "completed_at"]
             else:
                 if step.decision == Step.Decision.RETURN_LEAD:
                     process.needs_partner_input = False
-                PeriodTask.objects.filter(pk=period_task.pk).update(round=F("round") + 1)
-        process.save()
+                period_task.round += 1
+                changed.append("round")
+        if changed:
+            period_task.save(update_fields=changed)
+        if step.kind in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
+            process.save(update_fields=["data"])
 
-        task = type(task).objects.get(pk=task.pk)  # a fresh task whose process is the saved one
         activation = task.flow_task.activation_class(task)
         activation.start(None)
         activation.execute()
@@ -445,13 +469,7 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any]) -> Step:
             period_task=period_task,
             step=step,
             reason=step.reason if step.decision and step.decision != Step.Decision.APPROVE else "",
-            data={
-                "before": before,
-                "after": step.snapshot(),
-                "evidence": list(
-                    step.evidence.filter(removed_at__isnull=True).values("original_name", "sha256")
-                ),
-            },
+            data={"before": before, "after": step.snapshot(), "evidence": evidence},
         )
         return step
 
@@ -468,12 +486,13 @@ def _notify_outcome(step: Step) -> None:
     if step.kind not in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
         return
     period_task = step.period_task
-    lead_people = set(
-        Step.objects.filter(
-            period_task=period_task, kind=Step.Kind.LEAD, submitted_by__isnull=False
-        ).values_list("submitted_by", flat=True)
+    users = list(
+        User.objects.filter(
+            pk__in=Step.objects.filter(
+                period_task=period_task, kind=Step.Kind.LEAD, submitted_by__isnull=False
+            ).values("submitted_by")
+        )
     )
-    users = list(User.objects.filter(pk__in=lead_people))
     task_text = period_task.plan_task.task[:150]
     if step.decision == Step.Decision.APPROVE:
         verb = (
