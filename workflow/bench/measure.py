@@ -11,9 +11,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -678,11 +676,16 @@ WHERE p.id = ANY(%s) AND p.status = 'NEW'
 def throughput(
     *, seconds: float, clients: int, seed: int = 7, log: Callable[[str], None] = print
 ) -> ThroughputResult:
-    """``clients`` threads (each its own connection) claim and submit open steps through the
-    services for ``seconds``. Sibling steps of a process (partners, several leads) sit next to
-    each other in the shared queue, so they are finished at the same moment by different
-    threads (the join race), and a few steps are queued twice in a row (the double-submit race)."""
-    from workflow import services
+    """``clients`` client processes (each its own connection, as a server's worker processes
+    would be) claim and submit open steps through the services for ``seconds``.
+
+    Processes, not threads: threads of one Python process share one interpreter lock, so on
+    this machine they measured the lock, not the application (8 threads did what one did).
+    The clients take step ids from one shared queue (a multiprocessing manager's): sibling
+    steps of a process (partners, several leads) sit next to each other, so they are finished
+    at the same moment by different clients (the join race), and a few steps are queued twice
+    in a row (the double-submit race); the steps a submit opens are queued again, once."""
+    import multiprocessing
 
     rng = random.Random(seed)  # noqa: S311
     result = ThroughputResult(clients=clients, seconds=seconds)
@@ -694,118 +697,56 @@ def throughput(
     )
     rng.shuffle(open_pts)
     chosen = open_pts[: clients * 250]
-    queue: deque[int] = deque()
-    queued: set[int] = set()
+    first = []
     for row in (
         Step.objects.filter(state=Step.State.OPEN, period_task_id__in=chosen)
         .order_by("period_task_id", "pk")
         .values_list("pk", flat=True)
     ):
-        queue.append(row)
-        queued.add(row)
+        first.append(row)
         if rng.random() < 0.03:
-            queue.append(row)  # the same step twice in a row: two people submit it at once
-    touched: set[int] = set()
-    lock = threading.Lock()
+            first.append(row)  # the same step twice in a row: two people submit it at once
     first_seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-    deadline = time.monotonic() + seconds
-    started = time.monotonic()
 
-    def worker(number: int) -> None:
-        local = random.Random(seed * 100 + number)  # noqa: S311
-        users: dict[int, Any] = {}
-        members: dict[int, list[int]] = {}
-
-        def user(pk: int) -> Any:
-            if pk not in users:
-                users[pk] = User.objects.get(pk=pk)
-            return users[pk]
-
-        def someone_for(step: Step) -> Any:
-            if step.assignee_id:
-                return user(step.assignee_id)
-            if step.kind in ("lead", "partner"):
-                if step.unit_id not in members:
-                    members[step.unit_id] = list(
-                        Membership.objects.filter(unit_id=step.unit_id)
-                        .exclude(user__groups__name=roles.OFFICE_REVIEWER)
-                        .values_list("user_id", flat=True)
-                    )
-                return user(local.choice(members[step.unit_id]))
-            if step.kind == "review":
-                return user(
-                    User.objects.filter(groups__name=roles.OFFICE_REVIEWER)
-                    .order_by("?")
-                    .values_list("pk", flat=True)[0]
-                )
-            return user(User.objects.filter(groups__name=roles.DIRECTOR).values_list("pk", flat=True)[0])
-
-        def report(step: Step) -> dict[str, Any]:
-            if step.kind == "lead":
-                return {
-                    "result": "Đã thực hiện",
-                    "self_assessment": "done",
-                    "explanation": "Hồ sơ giấy tại đơn vị",
-                }
-            if step.kind == "partner":
-                return {"result": "Nhất trí", "no_opinion": False}
-            if step.kind == "review":
-                if local.random() < 0.1:
-                    return {
-                        "decision": "lead",
-                        "reason": "Bổ sung số liệu",
-                        "ask_partners_again": local.random() < 0.5,
-                    }
-                return {"decision": "approve", "reason": "", "ask_partners_again": False}
-            return {"decision": "approve" if local.random() < 0.95 else "office", "reason": "Xem lại"}
-
-        try:
-            while time.monotonic() < deadline:
-                with lock:
-                    step_id = queue.popleft() if queue else None
-                if step_id is None:
-                    break
-                try:
-                    step = Step.objects.get(pk=step_id)
-                    if step.state != Step.State.OPEN:
-                        continue
-                    who = someone_for(step)
-                    with lock:
-                        touched.add(step.period_task_id)
-                    if step.assignee_id is None:
-                        services.step_claim(step_id=step.pk, user=who)
-                        with lock:
-                            result.claims += 1
-                    services.step_submit(step_id=step.pk, user=who, data=report(step))
-                    with lock:
-                        result.steps += 1
-                    successors = list(
-                        Step.objects.filter(period_task_id=step.period_task_id, state=Step.State.OPEN)
-                        .order_by("pk")
-                        .values_list("pk", flat=True)
-                    )
-                    with lock:
-                        for pk in successors:
-                            if pk not in queued:
-                                queued.add(pk)
-                                queue.append(pk)
-                except services.StepConflict:
-                    with lock:
-                        result.conflicts += 1
-                except Exception as exc:  # every other failure is an error of the run
-                    with lock:
-                        result.errors += 1
-                        if len(result.error_samples) < 5:
-                            result.error_samples.append(f"{type(exc).__name__}: {exc}"[:300])
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(n,), name=f"bench-{n}") for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    result.seconds = time.monotonic() - started
+    context = multiprocessing.get_context("fork")
+    # Forked children must not share the parent's database sockets: each opens its own.
+    connections.close_all()
+    with context.Manager() as manager:
+        queue = manager.Queue()
+        for pk in first:
+            queue.put(pk)
+        queued = manager.dict(dict.fromkeys(first, True))
+        lock = manager.Lock()
+        outcomes = manager.list()
+        start_at = time.monotonic() + 0.5  # every client starts together, after the forks
+        deadline = start_at + seconds
+        children = [
+            context.Process(
+                target=_client,
+                args=(number, seed, start_at, deadline, queue, queued, lock, outcomes),
+                name=f"bench-{number}",
+            )
+            for number in range(clients)
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join()
+        ended = time.monotonic()
+        touched: set[int] = set()
+        for outcome in list(outcomes):
+            result.steps += outcome["steps"]
+            result.claims += outcome["claims"]
+            result.conflicts += outcome["conflicts"]
+            result.errors += outcome["errors"]
+            result.error_samples.extend(outcome["error_samples"][: 5 - len(result.error_samples)])
+            touched.update(outcome["touched"])
+            ended = max(ended, outcome["ended"])
+        missing = clients - len(outcomes)
+        if missing:
+            result.errors += missing
+            result.error_samples.append(f"{missing} tiến trình khách dừng bất thường")
+    result.seconds = ended - start_at
     process_ids = list(PeriodTask.objects.filter(pk__in=touched).values_list("process_id", flat=True))
     result.processes_touched = len(process_ids)
     with connection.cursor() as cursor:
@@ -815,6 +756,117 @@ def throughput(
         result.stuck_processes = cursor.fetchone()[0]
     result.audit_chain_ok, result.audit_events_checked = audit_tail_ok(first_seq)
     return result
+
+
+def _client(
+    number: int,
+    seed: int,
+    start_at: float,
+    deadline: float,
+    queue: Any,
+    queued: Any,
+    lock: Any,
+    outcomes: Any,
+) -> None:
+    """One client process of ``throughput``: take a step, claim it if nobody has, submit it."""
+    import queue as queue_module
+
+    from workflow import services
+
+    local = random.Random(seed * 100 + number)  # noqa: S311
+    outcome: dict[str, Any] = {
+        "steps": 0,
+        "claims": 0,
+        "conflicts": 0,
+        "errors": 0,
+        "error_samples": [],
+        "touched": set(),
+    }
+    users: dict[int, Any] = {}
+    members: dict[int, list[int]] = {}
+
+    def user(pk: int) -> Any:
+        if pk not in users:
+            users[pk] = User.objects.get(pk=pk)
+        return users[pk]
+
+    def someone_for(step: Step) -> Any:
+        if step.assignee_id:
+            return user(step.assignee_id)
+        if step.kind in ("lead", "partner"):
+            if step.unit_id not in members:
+                members[step.unit_id] = list(
+                    Membership.objects.filter(unit_id=step.unit_id)
+                    .exclude(user__groups__name=roles.OFFICE_REVIEWER)
+                    .values_list("user_id", flat=True)
+                )
+            return user(local.choice(members[step.unit_id]))
+        if step.kind == "review":
+            return user(
+                User.objects.filter(groups__name=roles.OFFICE_REVIEWER)
+                .order_by("?")
+                .values_list("pk", flat=True)[0]
+            )
+        return user(User.objects.filter(groups__name=roles.DIRECTOR).values_list("pk", flat=True)[0])
+
+    def report(step: Step) -> dict[str, Any]:
+        if step.kind == "lead":
+            return {
+                "result": "Đã thực hiện",
+                "self_assessment": "done",
+                "explanation": "Hồ sơ giấy tại đơn vị",
+            }
+        if step.kind == "partner":
+            return {"result": "Nhất trí", "no_opinion": False}
+        if step.kind == "review":
+            if local.random() < 0.1:
+                return {
+                    "decision": "lead",
+                    "reason": "Bổ sung số liệu",
+                    "ask_partners_again": local.random() < 0.5,
+                }
+            return {"decision": "approve", "reason": "", "ask_partners_again": False}
+        return {"decision": "approve" if local.random() < 0.95 else "office", "reason": "Xem lại"}
+
+    try:
+        time.sleep(max(0.0, start_at - time.monotonic()))
+        while time.monotonic() < deadline:
+            try:
+                step_id = queue.get_nowait()
+            except queue_module.Empty:
+                break
+            try:
+                step = Step.objects.get(pk=step_id)
+                if step.state != Step.State.OPEN:
+                    continue
+                who = someone_for(step)
+                outcome["touched"].add(step.period_task_id)
+                if step.assignee_id is None:
+                    services.step_claim(step_id=step.pk, user=who)
+                    outcome["claims"] += 1
+                services.step_submit(step_id=step.pk, user=who, data=report(step))
+                outcome["steps"] += 1
+                successors = list(
+                    Step.objects.filter(period_task_id=step.period_task_id, state=Step.State.OPEN)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)
+                )
+                for pk in successors:
+                    with lock:
+                        if pk in queued:
+                            continue
+                        queued[pk] = True
+                    queue.put(pk)
+            except services.StepConflict:
+                outcome["conflicts"] += 1
+            except Exception as exc:  # every other failure is an error of the run
+                outcome["errors"] += 1
+                if len(outcome["error_samples"]) < 5:
+                    outcome["error_samples"].append(f"{type(exc).__name__}: {exc}"[:300])
+    finally:
+        connections.close_all()
+        outcome["ended"] = time.monotonic()
+        outcomes.append(outcome)
 
 
 def audit_tail_ok(after_seq: int) -> tuple[bool, int]:

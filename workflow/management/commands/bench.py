@@ -58,7 +58,9 @@ class Command(BaseCommand):
             "--launch-tasks", type=int, default=77, help="số nhiệm vụ mỗi lần khởi tạo kỳ (77)"
         )
         parser.add_argument("--throughput-seconds", type=float, default=20.0)
-        parser.add_argument("--clients", type=int, default=8, help="luồng đồng thời khi đo thông lượng (8)")
+        parser.add_argument(
+            "--clients", type=int, default=8, help="tiến trình khách đồng thời khi đo thông lượng (8)"
+        )
         parser.add_argument("--seed", type=int, default=20_241_127)
         parser.add_argument(
             "--json", default="docs/benchmarks.json", help="tệp JSON kết quả ('' : không ghi)"
@@ -148,13 +150,13 @@ class Command(BaseCommand):
             if options["throughput_seconds"] > 0:
                 baseline = min(5.0, max(1.0, options["throughput_seconds"] / 4))
                 with measure.bench_settings():
-                    self.out(f"\n== Thông lượng (large): 1 luồng, {baseline:.0f} s (đối chứng)")
+                    self.out(f"\n== Thông lượng (large): 1 tiến trình khách, {baseline:.0f} s (đối chứng)")
                     single = measure.throughput(
                         seconds=baseline, clients=1, seed=options["seed"] + 1, log=self.out
                     )
                     self.out(f"   {single.steps_per_second:.1f} bước/s")
                     self.out(
-                        f"== Thông lượng (large): {options['clients']} luồng, {options['throughput_seconds']:.0f} s"
+                        f"== Thông lượng (large): {options['clients']} tiến trình khách, {options['throughput_seconds']:.0f} s"
                     )
                     throughput = measure.throughput(
                         seconds=options["throughput_seconds"],
@@ -554,14 +556,14 @@ def render_table(report: dict[str, Any]) -> str:
     if t:
         lines.append("")
         lines.append(
-            f"Thông lượng: {t['steps_per_second']:.1f} bước/s ({t['steps']} bước, {t['clients']} luồng, "
+            f"Thông lượng: {t['steps_per_second']:.1f} bước/s ({t['steps']} bước, {t['clients']} tiến trình khách, "
             f"{t['seconds']:.1f} s) · lỗi {t['errors']} · xung đột 409 {t['conflicts']} · bước kế tiếp trùng "
             f"{t['duplicated_successors']} · quy trình kẹt {t['stuck_processes']} · nhật ký "
             f"{'nguyên vẹn' if t['audit_chain_ok'] else 'HỎNG'} ({t['audit_events_checked']} sự kiện) · mục tiêu "
             f"≥ {THROUGHPUT_MIN:.0f} bước/s, 0 lỗi, 0 trùng → {t['result']}"
         )
         if t.get("single_client"):
-            lines.append(f"   (1 luồng: {t['single_client']['steps_per_second']:.1f} bước/s)")
+            lines.append(f"   (1 tiến trình khách: {t['single_client']['steps_per_second']:.1f} bước/s)")
     for name, size in report["sizes"].items():
         number = f"{size['processes']:,}".replace(",", " ")
         lines.append(f"Sinh dữ liệu ({name}, {number} quy trình): {size['generation_seconds']:.1f} s")
@@ -605,7 +607,7 @@ def render_markdown_results(report: dict[str, Any]) -> str:
     if t:
         out += [
             "",
-            f"**Throughput** ({t['clients']} threads, each its own connection, claiming and submitting open steps "
+            f"**Throughput** ({t['clients']} client processes, each its own connection, claiming and submitting open steps "
             f"through the services for {t['seconds']:.0f} s): **{t['steps_per_second']:.1f} steps/s** "
             f"({t['steps']} steps, {t['claims']} claims), errors {t['errors']}, expected 409 conflicts "
             f"{t['conflicts']}, duplicated successors {t['duplicated_successors']}, stuck processes "
@@ -613,7 +615,7 @@ def render_markdown_results(report: dict[str, Any]) -> str:
             f"{'intact' if t['audit_chain_ok'] else 'BROKEN'} over the {t['audit_events_checked']} new events → "
             f"**{t['result']}**{(' (' + '; '.join(t['why']) + ')') if t['why'] else ''}."
             + (
-                f" The same with one thread: {t['single_client']['steps_per_second']:.1f} steps/s."
+                f" The same with one client process: {t['single_client']['steps_per_second']:.1f} steps/s."
                 if t.get("single_client")
                 else ""
             ),
