@@ -10,7 +10,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, When
 from django.utils import timezone
 
 from plans.models import ReportingPeriod, Unit
@@ -32,12 +32,14 @@ def period_choices(today: datetime.date, selected: int | None) -> list[tuple[int
     A province holds hundreds of plans; listing every period made each list page cost as
     much as its rows (docs/benchmarks.md)."""
     labels = dict(ReportingPeriod.Code.choices)
+    # The selected period sorts first for the LIMIT, so that it is never the one cut off.
     rows = (
         ReportingPeriod.objects.filter(Q(plan__year__gte=today.year - 1) | Q(pk=selected or 0))
-        .order_by("-plan__year", "deadline")
-        .values_list("pk", "code", "plan__year")[:200]
+        .order_by(Case(When(pk=selected or 0, then=0), default=1), "-plan__year", "deadline", "pk")
+        .values_list("pk", "code", "plan__year", "deadline")[:200]
     )
-    return [(pk, f"{labels[code]}/{year}") for pk, code, year in rows]
+    ordered = sorted(rows, key=lambda row: (-row[2], row[3], row[0]))
+    return [(pk, f"{labels[code]}/{year}") for pk, code, year, _deadline in ordered]
 
 
 # --- what the flow asks ------------------------------------------------------------------
