@@ -276,9 +276,8 @@ def step_claim(*, step_id: int, user: Any) -> Step:
         if not access.may_claim(user, step):
             raise PermissionDenied("Bạn không thể nhận bước này.")
         activation = task.flow_task.activation_class(task)
+        task.assigned = timezone.now()  # saved with the owner by viewflow's assign
         activation.assign(user)
-        task.assigned = timezone.now()
-        task.save(update_fields=["assigned"])
         step.assignee = user
         step.save(update_fields=["assignee"])
         audit_record(actor=user, action="claim", period_task=step.period_task, step=step)
@@ -309,12 +308,11 @@ def step_assign(*, step_id: int, assignee: Any, actor: Any) -> Step:
             raise ValidationError("Người được giao phải là thành viên của đơn vị.")
         previous = step.assignee
         activation = task.flow_task.activation_class(task)
+        task.assigned = timezone.now()  # saved with the owner by viewflow's assign / reassign
         if task.status == STATUS.NEW:
             activation.assign(assignee)
         else:
             activation.reassign(user=assignee)
-        task.assigned = timezone.now()
-        task.save(update_fields=["assigned"])
         step.assignee = assignee
         step.save(update_fields=["assignee"])
         audit_record(

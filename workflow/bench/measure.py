@@ -465,6 +465,8 @@ class Measurer:
             client = clients[size.name]
             client.force_login(step.assignee)
             url = reverse("workflow:step", args=[step.pk])
+            # As a person does: the step page is open (untimed) when the form is sent.
+            client.get(url)
             return {"post": lambda: client.post(url, data)}
 
         measured = self.interleave(["post"], job, expect=(302,))
