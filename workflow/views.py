@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import unicodedata
-from html import escape
 from typing import Any, NamedTuple
 
 from django.contrib import messages
@@ -15,8 +14,6 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator, add_truncation_text, calculate_truncate_chars_length
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -40,28 +37,11 @@ def step_redirect(request: HttpRequest, **kwargs: Any) -> HttpResponse:
 # --- lists -------------------------------------------------------------------------------
 
 
-# A list row's HTML. Formatted here rather than in templates/workflow/step_list.html: the
-# template engine spent ~0.1 ms on a row's twenty-odd nodes, so that a page of 50 rows cost
-# twice one of 5 (docs/benchmarks.md). Every text from the database is escaped (html.escape,
-# as Django's escape), the rest is digits or this module's constants. The whitespace is the
-# old template's (a row's cells were an include), so that the page is unchanged byte for byte.
-_ROW = (
-    '<tr class="{row_class}">\n'
-    "      {claim}\n"
-    '      <td><a href="{url}">{task}</a>\n'
-    '  <div class="small muted">Phụ lục {appendix} · {criterion}</div></td>\n'
-    "<td>{kind}{round}</td>\n"
-    "<td>{unit}</td>\n"
-    "<td>{period}</td>\n"
-    "<td>{assignee}</td>\n"
-    '<td class="{due_class}">{due}{overdue}</td>\n'
-    "\n"
-    "    </tr>"
-)
-_CLAIM = '<td><input type="checkbox" name="steps" value="{}" aria-label="Chọn"></td>'
-_ROUND = ' <span class="small muted">(vòng {})</span>'
-_UNCLAIMED = '<span class="muted">Chưa nhận</span>'
-# The step URL is reversed once a page with this id, then each row's id takes its place.
+# What a list row shows, computed once here so that templates/workflow/step_list.html prints
+# plain values (escaped by the template's autoescape): as model instances of eleven tables,
+# with template filters and an include per row, a 50-row page cost twice one of 5
+# (docs/benchmarks.md). The step URL is reversed once a page with this id, then each row's
+# id takes its place.
 _URL_MARK = 987_654_321
 
 
@@ -82,14 +62,16 @@ def _truncate(text: str, length: int, suffix: str) -> str:
     return add_truncation_text(text[: calculate_truncate_chars_length(length, suffix)], suffix)
 
 
-def _rows(values: list[tuple[Any, ...]], today: datetime.date, *, bulk_claim: bool) -> list[SafeString]:
-    """The HTML of each row (selectors.STEP_ROW_COLUMNS): a link to the step with its task,
-    appendix and criterion, the kind and round, unit, period, assignee, due date; overdue rows
-    flagged; with ``bulk_claim``, a checkbox for each unclaimed step."""
+def _rows(values: list[tuple[Any, ...]], today: datetime.date) -> list[dict[str, Any]]:
+    """Each row (selectors.STEP_ROW_COLUMNS) as the values the list shows, none of them escaped
+    (the template's autoescape does): the step's id and URL, its task and criterion cut as
+    ``truncatechars`` cuts them, appendix, kind label and round, unit, period, assignee (None:
+    unclaimed), due date; ``overdue`` for an open step past its due date, ``claimable`` for an
+    unclaimed one. Ids and the appendix number are text: printed as is, not localised (which
+    for an int costs the template a number format each time)."""
     head, _, tail = reverse("workflow:step", args=[_URL_MARK]).rpartition(str(_URL_MARK))
-    head, tail = escape(head), escape(tail)
-    kinds = {value: escape(str(label)) for value, label in Step.Kind.choices}
-    periods = {value: escape(str(label)) for value, label in ReportingPeriod.Code.choices}
+    kinds = {value: str(label) for value, label in Step.Kind.choices}
+    periods = {value: str(label) for value, label in ReportingPeriod.Code.choices}
     names: dict[int, str] = {}
     open_ = Step.State.OPEN.value
     suffix = pgettext("String to return when truncating text", "%(truncated_text)s…")  # as Truncator
@@ -113,51 +95,37 @@ def _rows(values: list[tuple[Any, ...]], today: datetime.date, *, bulk_claim: bo
         username,
     ) in values:
         if assignee_id is not None and assignee_id not in names:
-            names[assignee_id] = escape(display_name(_Person(last_name, first_name, username)))
-        overdue = state == open_ and due < today
-        claim = ""
-        if bulk_claim:
-            claim = _CLAIM.format(int(pk)) if assignee_id is None else "<td></td>"
-        html = _ROW.format(
-            row_class="row-overdue" if overdue else "",
-            claim=claim,
-            url=f"{head}{int(pk)}{tail}",
-            task=escape(_truncate(task, 140, suffix)),
-            appendix=int(appendix),
-            criterion=escape(_truncate(criterion_code or criterion_name, 60, suffix)),
-            kind=kinds[kind] if kind in kinds else escape(kind),
-            round=_ROUND.format(int(round_)) if round_ > 1 else "",
-            unit=escape(unit) if unit else "—",
-            period=f"{periods[period_code] if period_code in periods else escape(period_code)}/{int(year)}",
-            assignee=_UNCLAIMED if assignee_id is None else names[assignee_id],
-            due_class="overdue" if overdue else "",
-            due=f"{due.day:02d}/{due.month:02d}/{due.year:04d}",
-            overdue=" – quá hạn" if overdue else "",
+            names[assignee_id] = display_name(_Person(last_name, first_name, username))
+        rows.append(
+            {
+                "pk": str(pk),
+                "url": f"{head}{pk}{tail}",
+                "task": _truncate(task, 140, suffix),
+                "appendix": str(appendix),
+                "criterion": _truncate(criterion_code or criterion_name, 60, suffix),
+                "kind": kinds.get(kind, kind),
+                "round": round_,
+                "unit": unit or "—",
+                "period": f"{periods.get(period_code, period_code)}/{year}",
+                "assignee": None if assignee_id is None else names[assignee_id],
+                "due": f"{due.day:02d}/{due.month:02d}/{due.year:04d}",
+                "overdue": state == open_ and due < today,
+                "claimable": assignee_id is None,
+            }
         )
-        rows.append(mark_safe(html))  # noqa: S308 (every value above escaped or a number)
     return rows
 
 
-def _period_options(choices: list[tuple[int, str]], selected: int | None) -> SafeString:
-    """The period filter's options (a province's plans make them a hundred or more: cheaper
-    formatted here than as a template loop)."""
-    return format_html_join(
-        "",
-        '<option value="{}" {}>{}</option>',
-        ((pk, "selected" if pk == selected else "", label) for pk, label in choices),
-    )
-
-
 def _page(
-    request: HttpRequest, qs: QuerySet[Step], today: datetime.date, *, bulk_claim: bool
-) -> tuple[list[SafeString], int, bool]:
+    request: HttpRequest, qs: QuerySet[Step], today: datetime.date
+) -> tuple[list[dict[str, Any]], int, bool]:
     """A page without COUNT(*): fetch one row more than shown to know if there is a next."""
     number = selectors.parse_id(request.GET.get("page", "1")) or 1
     if number >= 100_000:
         number = 1
     start = (number - 1) * PAGE_SIZE
     values = selectors.step_rows(qs, start, start + PAGE_SIZE + 1)
-    return _rows(values[:PAGE_SIZE], today, bulk_claim=bulk_claim), number, len(values) > PAGE_SIZE
+    return _rows(values[:PAGE_SIZE], today), number, len(values) > PAGE_SIZE
 
 
 def _step_list(
@@ -171,7 +139,7 @@ def _step_list(
 ) -> HttpResponse:
     filters = selectors.StepFilters.from_query(request.GET)
     today = timezone.localdate()
-    rows, page, has_next = _page(request, filters.apply(qs, today), today, bulk_claim=bulk_claim)
+    rows, page, has_next = _page(request, filters.apply(qs, today), today)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -186,9 +154,12 @@ def _step_list(
             "filters": filters,
             "bulk_claim": bulk_claim,
             "appendix_numbers": [1, 2, 3, 4],
-            "period_options": _period_options(
-                selectors.period_choices(today, filters.period), filters.period
-            ),
+            # The period filter's options as (value, label): a province's plans make them a
+            # hundred or more, their values text as the selected one (cheaper to print).
+            "period_choices": [
+                (str(pk), label) for pk, label in selectors.period_choices(today, filters.period)
+            ],
+            "selected_period": "" if filters.period is None else str(filters.period),
             "kind_choices": Step.Kind.choices,
             **extra,
         },

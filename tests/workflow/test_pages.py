@@ -205,6 +205,28 @@ def test_unit_queue_filters_return_exactly_the_matching_steps(
     assert listed(response.content.decode()) == [queue[name].pk for name in expected]
 
 
+PERIOD_SELECT = re.compile(r'<select name="period">(.*?)</select>', re.S)
+PERIOD_OPTION = re.compile(r'<option value="(\d*)" ?(selected)?>')
+
+
+def test_period_filter_marks_only_the_chosen_period_selected(
+    client: Any, q1: Any, personas: dict[str, Any], queue: dict[str, Step]
+) -> None:
+    # Given the queue's plan (older than last year: its periods are listed only when chosen)
+    h1 = q1.plan.periods.get(code="H1")
+    client.force_login(personas["staff"])
+
+    # When the staff member opens the queue unfiltered, then filtered by H1
+    for query, selected in (("", []), (f"period={h1.pk}", [str(h1.pk)])):
+        html = client.get(f"{reverse('workflow:unit_queue')}?{query}").content.decode()
+
+        # Then the period select marks the chosen period selected, and no other
+        options = PERIOD_OPTION.findall(PERIOD_SELECT.search(html).group(1))
+        assert options[0] == ("", "")  # "Tất cả"
+        assert [pk for pk, sel in options if sel] == selected
+    assert f'<option value="{h1.pk}" selected>6 tháng/{q1.plan.year}</option>' in html
+
+
 @pytest.mark.parametrize("page", ["my_steps", "unit_queue"])
 def test_overdue_row_is_flagged_and_only_that_one(
     client: Any, personas: dict[str, Any], queue: dict[str, Step], page: str
@@ -256,7 +278,7 @@ def test_awaiting_filters_by_kind_and_flags_overdue_reviews(
     assert [cls for cls, _ in ROW.findall(overdue)] == ["row-overdue"]
 
 
-# --- what a row shows (formatted in workflow.views, not by template filters) -------------------
+# --- what a row shows (values computed in workflow.views._rows, escaped by the template) --------
 
 NFD_TASK = unicodedata.normalize(
     "NFD", "Rà soát, đánh giá thủ tục hành chính thuộc thẩm quyền giải quyết " * 3
@@ -323,6 +345,10 @@ def test_list_row_shows_each_value_escaped_and_truncated_as_the_template_filters
         assert "<td>&lt;i&gt;Trần&lt;/i&gt; &amp; qlcn_cv</td>" in row
         assert f'<td class="">{date(step.due_date, "d/m/Y")}</td>' in row
         assert "<script>" not in row and "<b>" not in row and "<i>" not in row
+        # (escaped once by the template's autoescape: not left raw, not escaped twice)
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; " in row
+        assert "Tiêu chí &lt;b&gt;&quot;đậm&quot;&lt;/b&gt; &amp; dài" in row
+        assert "&amp;lt;" not in row and "&amp;amp;" not in row
     # (a claimed step has no checkbox in the queue)
     assert 'name="steps"' not in html
 
