@@ -19,6 +19,7 @@ install: $(BIN)/.installed check-system
 check-system: $(BIN)/.installed
 	@$(BIN)/python -c "import weasyprint" 2>/dev/null || { echo "Thiếu thư viện hệ thống cho WeasyPrint: sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b"; exit 1; }
 	@command -v msgfmt >/dev/null || { echo "Thiếu gettext (msgfmt): sudo apt-get install gettext"; exit 1; }
+	@/sbin/ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || echo "Gợi ý: cài libharfbuzz-subset0 (sudo apt-get install libharfbuzz-subset0) để xuất PDF nhanh hơn."
 
 migrate: install
 	$(BIN)/python manage.py compilemessages -v0 --ignore=.venv
