@@ -243,7 +243,15 @@ def period_launch(
 # --- acting on a step ---------------------------------------------------------------------
 
 
-def _locked_step(step_id: int) -> tuple[Step, Any]:
+def _process_of(step_id: int, process_id: int | None) -> int:
+    """The process to lock for a step: the caller's (a view has read the step already) or read here.
+    ``_locked_step`` checks it against the step it reads under that lock."""
+    if process_id is not None:
+        return process_id
+    return Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
+
+
+def _locked_step(step_id: int, process_id: int | None = None) -> tuple[Step, Any]:
     """Read the step, its viewflow task and process after the process lock was taken.
 
     The process carries the step's PeriodTask, so the flow's hooks (``step_record_create``,
@@ -251,6 +259,8 @@ def _locked_step(step_id: int) -> tuple[Step, Any]:
     step = Step.objects.select_related(
         "task__process", "period_task__period__plan", "period_task__plan_task", "unit"
     ).get(pk=step_id)
+    if process_id is not None and step.period_task.process_id != process_id:
+        raise StepConflict("Bước này không thuộc quy trình đã khóa. Vui lòng tải lại trang.")
     process = step.task.process.coerced
     process.period_task = step.period_task
     return step, step.task
@@ -261,11 +271,11 @@ def _ensure_open(step: Step) -> None:
         raise StepConflict()
 
 
-def step_claim(*, step_id: int, user: Any) -> Step:
+def step_claim(*, step_id: int, user: Any, process_id: int | None = None) -> Step:
     """Nhận việc: the user takes an unassigned step of their unit (or office / leadership)."""
-    process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
+    process_id = _process_of(step_id, process_id)
     with _flow().lock(process_id):
-        step, task = _locked_step(step_id)
+        step, task = _locked_step(step_id, process_id)
         if not access.is_qualified(user, step):
             raise PermissionDenied("Bạn không thể nhận bước này.")
         _ensure_open(step)
@@ -360,11 +370,11 @@ def _ensure_executor(step: Step, user: Any) -> None:
         raise PermissionDenied("Bạn không có quyền thực hiện bước này.")
 
 
-def step_save_draft(*, step_id: int, user: Any, data: dict[str, Any]) -> Step:
+def step_save_draft(*, step_id: int, user: Any, data: dict[str, Any], process_id: int | None = None) -> Step:
     """Lưu nháp: keep the report as written so far; the step stays where it is."""
-    process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
+    process_id = _process_of(step_id, process_id)
     with _flow().lock(process_id):
-        step, _task = _locked_step(step_id)
+        step, _task = _locked_step(step_id, process_id)
         _ensure_executor(step, user)
         before = _apply(step, data)
         step.draft_saved_at = timezone.now()
@@ -407,11 +417,11 @@ def _validate_submission(step: Step, evidence: list[dict[str, Any]]) -> None:
         raise ValidationError(errors)
 
 
-def step_submit(*, step_id: int, user: Any, data: dict[str, Any]) -> Step:
+def step_submit(*, step_id: int, user: Any, data: dict[str, Any], process_id: int | None = None) -> Step:
     """Gửi / quyết định: complete the step and move the process on, exactly once."""
-    process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
+    process_id = _process_of(step_id, process_id)
     with _flow().lock(process_id):
-        step, task = _locked_step(step_id)
+        step, task = _locked_step(step_id, process_id)
         _ensure_executor(step, user)
         before = _apply(step, data)
         evidence = list(step.evidence.filter(removed_at__isnull=True).values("original_name", "sha256"))

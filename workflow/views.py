@@ -276,7 +276,7 @@ def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _claim(request: HttpRequest, step: Step) -> HttpResponse:
-    services.step_claim(step_id=step.pk, user=request.user)
+    services.step_claim(step_id=step.pk, user=request.user, process_id=step.period_task.process_id)
     messages.success(request, "Đã nhận việc.")
     return redirect("workflow:step", pk=step.pk)
 
@@ -313,9 +313,13 @@ def _report(request: HttpRequest, step: Step, *, submit: bool) -> HttpResponse:
     data = form.cleaned_data
     try:
         if submit:
-            services.step_submit(step_id=step.pk, user=request.user, data=data)
+            services.step_submit(
+                step_id=step.pk, user=request.user, data=data, process_id=step.period_task.process_id
+            )
         else:
-            services.step_save_draft(step_id=step.pk, user=request.user, data=data)
+            services.step_save_draft(
+                step_id=step.pk, user=request.user, data=data, process_id=step.period_task.process_id
+            )
     except ValidationError as error:
         for field, errors in error.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)

@@ -271,3 +271,19 @@ def test_cancel_through_the_page_is_for_the_office_only(launch, personas, client
     assert client.post(url, {"action": "cancel", "reason": ""}).status_code == 400
     assert client.post(url, {"action": "cancel", "reason": "Không còn phù hợp"}).status_code == 302
     assert client.post(url, {"action": "cancel", "reason": "lại"}).status_code == 409
+
+
+def test_a_process_hint_that_is_not_the_steps_process_changes_nothing(launch, personas):
+    """The page passes the process it read with the step; a wrong one is a 409, nothing written."""
+    pt = launch(["QLCN"])
+    other = launch(["QLCN"])
+    step = pt.steps.get(kind="lead")
+    services.step_claim(step_id=step.pk, user=personas["staff"], process_id=pt.process_id)
+    events = AuditEvent.objects.count()
+    with pytest.raises(services.StepConflict):
+        services.step_submit(
+            step_id=step.pk, user=personas["staff"], data=LEAD_REPORT, process_id=other.process_id
+        )
+    step.refresh_from_db()
+    assert step.state == Step.State.OPEN and AuditEvent.objects.count() == events
+    assert open_steps(pt) == [("lead", "QLCN")]
