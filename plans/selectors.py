@@ -1,8 +1,9 @@
 """Reads of the plan as data: the plan table page, the import preview, the exports.
 
 The plan table is assembled in Python from one task query (criterion, section, appendix
-and group joined in) and two prefetches (lead and partner units), so the page costs the
-same number of queries for 3 tasks or 300.
+and group joined in) and two unit queries (lead and partner units), all three read as plain
+rows of the columns shown, so the page costs the same number of queries for 3 tasks or 300
+and builds no model instance per row.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Case, F, Prefetch, Q, QuerySet, Subquery, When
 
 from plans.models import Appendix, Criterion, Plan, PlanTask, Section, Unit
 from plans.parsing import ParsedPlan
@@ -30,6 +32,7 @@ PAR_HEADERS = [
 OTHER_HEADERS = [h for h in PAR_HEADERS if h != "Mục tiêu"]
 TIMELINE_LABELS = dict(PlanTask.TimelineKind.choices)
 INDEX_LABELS = dict(Appendix.Index.choices)
+PILL_COLOURS = {PlanTask.TimelineKind.ONGOING.value: "blue", PlanTask.TimelineKind.YEAR.value: "orange"}
 
 
 @dataclass(frozen=True)
@@ -85,16 +88,28 @@ class TaskRow:
     kind: str = "task"
 
     @property
+    def rowspan(self) -> str:
+        """``span`` as text, for the template (an int would be localised on every use)."""
+        return str(self.span)
+
+    @property
     def timeline_label(self) -> str:
         return TIMELINE_LABELS.get(self.timeline_kind, "")
 
-    @property
+    @cached_property
     def timeline_pill(self) -> str:
-        """The kind's label, when it says more than the text written in the plan."""
+        """The kind's label, when it says more than the text written in the plan.
+
+        Cached: the template asks twice per row, and folding both texts is not free."""
         label = self.timeline_label
         if self.timeline_kind == PlanTask.TimelineKind.NONE or fold(label) == fold(self.timeline_text):
             return ""
         return str(label)
+
+    @property
+    def timeline_colour(self) -> str:
+        """The pill's colour class."""
+        return PILL_COLOURS.get(self.timeline_kind, "grey")
 
 
 @dataclass
@@ -118,9 +133,16 @@ class AppendixTable:
     def inherited_count(self) -> int:
         return sum(len(r.inherited) for r in self.rows if isinstance(r, TaskRow))
 
-    @property
+    @cached_property
     def headers(self) -> list[str]:
+        """Cached (it depends only on has_target and columns): every heading row's colspan asks."""
         return headers_for(self.has_target, self.columns)
+
+    @cached_property
+    def heading_span(self) -> str:
+        """The colspan of a section or group row's title cell (all columns but TT), as text:
+        the template prints it on every heading row, and an int would be localised each time."""
+        return str(len(self.headers) - 1)
 
 
 def headers_for(has_target: bool, columns: Iterable[str]) -> list[str]:
@@ -136,25 +158,44 @@ def criterion_label(code: str, name: str) -> str:
 
 # --- Plans ------------------------------------------------------------------------------------
 
+# Every column of a plan, in the model's order, so that the chosen row becomes a whole Plan.
+_PLAN_COLUMNS = tuple(f.attname for f in Plan._meta.concrete_fields)
 
-def plans_list() -> list[Plan]:
-    return list(Plan.objects.order_by("-year", "-pk"))
 
+def plan_pick(raw_pk: str | None) -> tuple[Plan | None, list[dict[str, Any]]]:
+    """The plan a ``plan`` GET parameter names (else the newest; None when there is none) and
+    the plan picker's options (``pk`` as text, ``label``, ``selected``), newest first.
 
-def plan_choose(plans: list[Plan], raw_pk: str | None) -> Plan | None:
-    """The plan a ``plan`` GET parameter names, else the newest; None when there is none."""
-    if raw_pk and raw_pk.isdigit():
-        for plan in plans:
-            if plan.pk == int(raw_pk):
-                return plan
-    return plans[0] if plans else None
+    One query of plain rows: a province keeps hundreds of plans over the years and the picker
+    shows only their year and title, so only the chosen row is made a model instance. Its
+    ``imported_at`` is read for the two rows that can be chosen (the one named, the newest)
+    and left NULL on the others: decoding hundreds of timestamps nobody shows is the bulk of
+    this query's cost.
+    """
+    wanted = int(raw_pk) if raw_pk and raw_pk.isascii() and raw_pk.isdigit() else None
+    queryset = Plan.objects.order_by("-year", "-pk")
+    candidates = Q(pk=Subquery(queryset.values("pk")[:1]))
+    if wanted is not None:
+        candidates |= Q(pk=wanted)
+    columns = tuple("stamp" if name == "imported_at" else name for name in _PLAN_COLUMNS)
+    rows = list(queryset.annotate(stamp=Case(When(candidates, then=F("imported_at")))).values_list(*columns))
+    if not rows:
+        return None, []
+    pk_at, year_at, title_at = (_PLAN_COLUMNS.index(name) for name in ("id", "year", "title"))
+    chosen = next((row for row in rows if row[pk_at] == wanted), rows[0])
+    plan = Plan.from_db(queryset.db, _PLAN_COLUMNS, chosen)
+    options = [
+        {"pk": str(row[pk_at]), "label": f"{row[year_at]} – {row[title_at]}", "selected": row is chosen}
+        for row in rows
+    ]
+    return plan, options
 
 
 # --- The plan table ---------------------------------------------------------------------------
 
 
 def plan_tasks_queryset(plan: Plan, filters: PlanFilters) -> QuerySet[PlanTask]:
-    tasks = PlanTask.objects.for_page().filter(plan=plan).order_by("position")
+    tasks = PlanTask.objects.filter(plan=plan).order_by("position")
     if filters.appendix:
         tasks = tasks.filter(criterion__section__appendix__number=filters.appendix)
     if filters.unit is not None:
@@ -172,57 +213,132 @@ def plan_tasks_queryset(plan: Plan, filters: PlanFilters) -> QuerySet[PlanTask]:
     return tasks
 
 
+# The columns the tables show, read as plain rows: no model instances for the task and its
+# criterion, section, appendix and group, and none of the wide columns the page never shows
+# (search_text, due_date ...).
+_TASK_COLUMNS = (
+    "pk",
+    "key",
+    "target",
+    "task",
+    "lead_text",
+    "partner_text",
+    "timeline_text",
+    "timeline_kind",
+    "inherited",
+    "criterion_id",
+    "criterion__ordinal",
+    "criterion__code",
+    "criterion__name",
+    "criterion__group_id",
+    "criterion__group__code",
+    "criterion__group__title",
+    "criterion__section_id",
+    "criterion__section__code",
+    "criterion__section__title",
+    "criterion__section__appendix__number",
+    "criterion__section__appendix__index",
+    "criterion__section__appendix__title",
+    "criterion__section__appendix__columns",
+)
+
+
+def _unit_labels(through: Any, task_ids: list[int]) -> dict[int, list[UnitLabel]]:
+    """Each task's units (lead or partner, by the through table given) in the units' order;
+    one label object per unit, shared by the rows that name it."""
+    rows = (
+        through.objects.filter(plantask_id__in=task_ids)
+        .order_by("unit__order", "unit__name", "unit_id")
+        .values_list("plantask_id", "unit_id", "unit__short_name", "unit__name")
+    )
+    labels: dict[int, UnitLabel] = {}
+    by_task: dict[int, list[UnitLabel]] = {}
+    for task_id, unit_id, short_name, name in rows:
+        label = labels.get(unit_id)
+        if label is None:
+            label = labels[unit_id] = UnitLabel(short_name, name)
+        by_task.setdefault(task_id, []).append(label)
+    return by_task
+
+
 def plan_tasks_for_page(plan: Plan, filters: PlanFilters) -> list[AppendixTable]:
     """The plan as the original tables (appendix -> section -> group -> criterion -> task).
 
-    Three queries whatever the plan's size: tasks with their hierarchy, lead units,
-    partner units.
+    Three queries whatever the plan's size: tasks with their hierarchy (plain rows), lead
+    units, partner units.
     """
-    tasks = list(plan_tasks_queryset(plan, filters))
-    spans = Counter(t.criterion_id for t in tasks)
+    tasks = list(plan_tasks_queryset(plan, filters).values_list(*_TASK_COLUMNS))
+    if not tasks:
+        return []
+    task_ids = [t[0] for t in tasks]
+    leads = _unit_labels(PlanTask.lead_units.through, task_ids)
+    partners = _unit_labels(PlanTask.partner_units.through, task_ids)
+    spans = Counter(t[9] for t in tasks)
     tables: list[AppendixTable] = []
     section_id = group_id = criterion_id = None
-    for t in tasks:
-        criterion = t.criterion
-        section = criterion.section
-        appendix = section.appendix
-        if not tables or tables[-1].number != appendix.number:
+    par = Appendix.Index.PAR.value
+    for (
+        pk,
+        key,
+        target,
+        task,
+        lead_text,
+        partner_text,
+        timeline_text,
+        timeline_kind,
+        inherited,
+        criterion_pk,
+        ordinal,
+        criterion_code,
+        criterion_name,
+        criterion_group_id,
+        group_code,
+        group_title,
+        criterion_section_id,
+        section_code,
+        section_title,
+        number,
+        index,
+        appendix_title,
+        columns,
+    ) in tasks:
+        if not tables or tables[-1].number != number:
             tables.append(
                 AppendixTable(
-                    number=appendix.number,
-                    index=appendix.index,
-                    title=appendix.title,
-                    has_target=appendix.has_target,
-                    columns=list(appendix.columns),
+                    number=number,
+                    index=index,
+                    title=appendix_title,
+                    has_target=index == par,
+                    columns=list(columns),
                 )
             )
             section_id = group_id = criterion_id = None
         table = tables[-1]
-        if section.pk != section_id:
-            section_id, group_id = section.pk, None
-            if section.code or section.title:
-                table.rows.append(HeadingRow("section", section.code, section.title))
-        if criterion.group_id and criterion.group_id != group_id:
-            group_id = criterion.group_id
-            table.rows.append(HeadingRow("group", criterion.group.code, criterion.group.title))
-        first = criterion.pk != criterion_id
-        criterion_id = criterion.pk
+        if criterion_section_id != section_id:
+            section_id, group_id = criterion_section_id, None
+            if section_code or section_title:
+                table.rows.append(HeadingRow("section", section_code, section_title))
+        if criterion_group_id and criterion_group_id != group_id:
+            group_id = criterion_group_id
+            table.rows.append(HeadingRow("group", group_code, group_title))
+        first = criterion_pk != criterion_id
+        criterion_id = criterion_pk
         table.rows.append(
             TaskRow(
                 first=first,
-                span=spans[criterion.pk],
-                ordinal=criterion.ordinal,
-                criterion=criterion_label(criterion.code, criterion.name),
-                target=t.target,
-                task=t.task,
-                lead_text=t.lead_text,
-                lead_units=[UnitLabel(u.short_name, u.name) for u in t.lead_units.all()],
-                partner_text=t.partner_text,
-                partner_units=[UnitLabel(u.short_name, u.name) for u in t.partner_units.all()],
-                timeline_text=t.timeline_text,
-                timeline_kind=t.timeline_kind,
-                inherited=list(t.inherited),
-                key=t.key,
+                span=spans[criterion_pk],
+                ordinal=ordinal,
+                criterion=criterion_label(criterion_code, criterion_name),
+                target=target,
+                task=task,
+                lead_text=lead_text,
+                lead_units=leads.get(pk, []),
+                partner_text=partner_text,
+                partner_units=partners.get(pk, []),
+                timeline_text=timeline_text,
+                timeline_kind=timeline_kind,
+                inherited=list(inherited),
+                key=key,
             )
         )
     return tables

@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from plans.forms import PlanFilterForm, PlanUploadForm
 from plans.models import PlanTask, Unit
 from plans.parsing import ParsedPlan, PlanParseError
-from plans.selectors import plan_choose, plan_tasks_for_page, plans_list, tables_from_parsed
+from plans.selectors import plan_pick, plan_tasks_for_page, tables_from_parsed
 from plans.services import ImportReport, PlanImportError, plan_import, unit_directory
 from plans.xlsx import parse_plan_upload as parse_plan_file  # .txt, .docx and .xlsx uploads
 
@@ -40,13 +40,12 @@ _TOKEN = re.compile(r"[0-9a-f]{32}")
 @require_GET
 def plan_page(request: HttpRequest) -> HttpResponse:
     """The plan as its tables, with filters and a search that ignores diacritics."""
-    plans = plans_list()
     raw_plan = request.GET.get("plan")
-    plan = plan_choose(plans, raw_plan)
+    plan, plan_options = plan_pick(raw_plan)
     if raw_plan and plan is not None and str(plan.pk) != raw_plan:
         messages.warning(request, "Không tìm thấy kế hoạch đã chọn; đang hiển thị kế hoạch mới nhất.")
     if plan is None:
-        return render(request, "plans/plan.html", {"plan": None, "plans": plans})
+        return render(request, "plans/plan.html", {"plan": None, "plan_options": plan_options})
     numbers = list(plan.appendices.order_by("number").values_list("number", flat=True))
     form = PlanFilterForm(request.GET or None, appendix_numbers=numbers)
     if form.is_bound and not form.is_valid():
@@ -54,17 +53,19 @@ def plan_page(request: HttpRequest) -> HttpResponse:
         messages.warning(request, f"Đã bỏ qua bộ lọc không hợp lệ: {problems}")
     filters = form.filters()
     tables = plan_tasks_for_page(plan, filters)
+    shown = sum(t.task_count for t in tables)
     return render(
         request,
         "plans/plan.html",
         {
             "plan": plan,
-            "plans": plans,
+            "plan_options": plan_options,
             "form": form,
             "filters": filters,
             "tables": tables,
-            "shown": sum(t.task_count for t in tables),
-            "total": PlanTask.objects.filter(plan=plan).count(),
+            "shown": shown,
+            # Unfiltered, the tables hold every task: no need to count them again.
+            "total": PlanTask.objects.filter(plan=plan).count() if filters.active else shown,
         },
     )
 

@@ -392,6 +392,31 @@ def test_plan_param_chooses_the_plan_and_the_newest_is_the_default(
     response = client.get(reverse("plans:plan"), {"plan": "9999"})
     assert response.context["plan"] == new
     assert "Không tìm thấy kế hoạch đã chọn" in response.content.decode()
+    # the picker lists every plan, newest first, with the shown one selected
+    content = client.get(reverse("plans:plan"), {"plan": old.pk}).content.decode()
+    assert f'<option value="{new.pk}">2025 – {new.title}</option>' in content
+    assert f'<option value="{old.pk}" selected>{old.year} – {old.title}</option>' in content
+    assert content.index(f'value="{new.pk}"') < content.index(f'value="{old.pk}"')
+    # the chosen plan is a whole one (its import time is shown), whichever way it was chosen
+    for params in ({}, {"plan": old.pk}, {"plan": "²"}, {"plan": "9" * 30}):
+        response = client.get(reverse("plans:plan"), params)
+        assert response.status_code == 200
+        shown = response.context["plan"]
+        assert shown == (old if params.get("plan") == old.pk else new)
+        assert shown.imported_at is not None
+        assert shown.imported_at == Plan.objects.get(pk=shown.pk).imported_at
+        assert f"nhập từ tệp “{shown.source_name}” lúc" in response.content.decode()
+
+
+def test_plan_page_total_without_filters_is_every_task(client: Client, personas: dict[str, Any]) -> None:
+    import_through_the_page(client, personas["office_reviewer"])
+    login(client, personas["staff"])
+    response = client.get(reverse("plans:plan"))
+    assert (response.context["shown"], response.context["total"]) == (77, 77)
+    assert "77 nhiệm vụ." in response.content.decode()
+    response = client.get(reverse("plans:plan"), {"appendix": "2"})
+    assert (response.context["shown"], response.context["total"]) == (19, 77)
+    assert "Tìm thấy <strong>19</strong> trên 77 nhiệm vụ." in response.content.decode()
 
 
 # --- Admin ------------------------------------------------------------------------------------
