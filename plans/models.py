@@ -193,14 +193,6 @@ class Criterion(models.Model):
         return f"{self.code}. {self.name}" if self.code else self.name
 
 
-class PlanTaskQuerySet(models.QuerySet["PlanTask"]):
-    def for_page(self) -> PlanTaskQuerySet:
-        """Everything the plan table shows, in a fixed number of queries."""
-        return self.select_related("criterion__section__appendix", "criterion__group").prefetch_related(
-            "lead_units", "partner_units"
-        )
-
-
 class PlanTask(models.Model):
     """Nhiệm vụ: one task of the plan, with its lead unit, partners, target and timeline."""
 
@@ -233,8 +225,6 @@ class PlanTask(models.Model):
     inherited = models.JSONField(_("ô gộp kế thừa"), default=list, blank=True)
     search_text = models.TextField(editable=False, default="")
     position = models.PositiveIntegerField(default=0, help_text="order in the whole plan")
-
-    objects = PlanTaskQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("nhiệm vụ")
