@@ -9,7 +9,9 @@ successor. Mail goes out after commit.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,19 +54,44 @@ def step_due_date(*, period: ReportingPeriod, kind: str) -> datetime.date:
     return period.deadline + datetime.timedelta(days=settings.STEP_DUE_OFFSETS[kind])
 
 
+_batch = threading.local()
+
+
+@contextmanager
+def _notifications_batched() -> Iterator[None]:
+    """Inside: ``_notify`` collects; at the end, one INSERT for every notification of the action
+    (a submit that opens three partner steps and tells the lead writes once, not four times)."""
+    if getattr(_batch, "rows", None) is not None:  # already batching: the outer block writes
+        yield
+        return
+    _batch.rows, _batch.mails = [], []
+    try:
+        yield
+        rows, mails = _batch.rows, _batch.mails
+    finally:
+        _batch.rows = _batch.mails = None
+    if rows:
+        Notification.objects.bulk_create(rows)
+    if mails:
+        transaction.on_commit(lambda: send_mass_mail(mails, fail_silently=True))
+
+
 def _notify(users: Iterable[Any], *, message: str, step: Step | None = None, url: str = "") -> None:
     """In-app notifications now, in this transaction; the mail after commit."""
     users = [u for u in users if u.is_active]
     if not users:
         return
-    Notification.objects.bulk_create(
-        [Notification(user=u, step=step, message=message, url=url) for u in users]
-    )
+    rows = [Notification(user=u, step=step, message=message, url=url) for u in users]
     mails = [
         (f"[CCHC] {message[:120]}", f"{message}\n\n{url}", settings.DEFAULT_FROM_EMAIL, [u.email])
         for u in users
         if u.email
     ]
+    if getattr(_batch, "rows", None) is not None:
+        _batch.rows.extend(rows)
+        _batch.mails.extend(mails)
+        return
+    Notification.objects.bulk_create(rows)
     if mails:
         transaction.on_commit(lambda: send_mass_mail(mails, fail_silently=True))
 
@@ -232,11 +259,12 @@ def period_launch(
     )
     result = LaunchResult(skipped=len(existing))
     flow = _flow()
-    for plan_task in candidates:
-        if plan_task.pk in existing:
-            continue
-        process = flow.start.run(plan_task=plan_task, period=period, actor=actor)
-        result.started.append(process.period_task)
+    with _notifications_batched():
+        for plan_task in candidates:
+            if plan_task.pk in existing:
+                continue
+            process = flow.start.run(plan_task=plan_task, period=period, actor=actor)
+            result.started.append(process.period_task)
     return result
 
 
@@ -466,9 +494,10 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any], process_id: in
             process.save(update_fields=["data"])
 
         activation = task.flow_task.activation_class(task)
-        activation.start(None)
-        activation.execute()
-        _notify_outcome(step)
+        with _notifications_batched():
+            activation.start(None)
+            activation.execute()
+            _notify_outcome(step)
         # Last: the audit append takes the chain's lock, held until commit; everything
         # else of the step is written by now.
         audit_record(

@@ -6,10 +6,13 @@ from io import StringIO
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from plans.models import Membership
 from tests.factories import CriterionFactory, periods, plan_task
 from workflow import services
-from workflow.models import Notification, PeriodTask, Reminder
+from workflow.models import Notification, PeriodTask, Reminder, Step
 
 
 @pytest.fixture
@@ -105,3 +108,37 @@ def test_step_arrival_notifies_the_unit_and_mails_after_commit(
     for callback in callbacks:
         callback()
     assert sorted(addr for m in mail.outbox for addr in m.to) == ["qlcn_cv@sct.local", "qlcn_tp@sct.local"]
+
+
+def test_a_submit_writes_all_its_notifications_in_one_insert_and_mails_after_commit(
+    units, personas, django_capture_on_commit_callbacks
+):
+    """The lead's report opens a step in each partner unit: every member of both units is told,
+    in one INSERT for the whole action, and the mail still waits for the commit."""
+    criterion = CriterionFactory()
+    task = plan_task(criterion, lead=[units["QLCN"]], partners=[units["QLTM"], units["ATNL"]])
+    period = periods(criterion.section.appendix.plan)["Q1"]
+    services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
+    lead = Step.objects.get(kind="lead")
+    services.step_claim(step_id=lead.pk, user=personas["staff"])
+    Notification.objects.all().delete()
+    mail.outbox.clear()
+    report = {"result": "Đã làm", "self_assessment": "done", "explanation": "Hồ sơ giấy"}
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+    ):
+        services.step_submit(step_id=lead.pk, user=personas["staff"], data=report)
+    inserts = [q for q in queries.captured_queries if 'INSERT INTO "workflow_notification"' in q["sql"]]
+    assert len(inserts) == 1
+    expected = set(
+        Membership.objects.filter(unit__short_name__in=["QLTM", "ATNL"]).values_list(
+            "user__username", flat=True
+        )
+    )
+    assert set(Notification.objects.values_list("user__username", flat=True)) == expected
+    assert Notification.objects.filter(step__kind="partner").count() == len(expected)
+    assert mail.outbox == []
+    for callback in callbacks:
+        callback()
+    assert {addr for m in mail.outbox for addr in m.to} == {f"{name}@sct.local" for name in expected}
