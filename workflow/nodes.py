@@ -25,6 +25,9 @@ class UnitSplitActivation(SplitActivation):
         unit_ids = self.flow_task.unit_ids(self)
         if not unit_ids:
             raise FlowRuntimeError(f"{self.flow_task.name}: không có đơn vị nào để giao việc")
+        from workflow.services import branches_prepare
+
+        branches_prepare(process=self.process, unit_ids=unit_ids)
         node = self.flow_task._branches[0][0]
         self.next_tasks = [(node, {"unit_id": unit_id}) for unit_id in unit_ids]
 
@@ -70,9 +73,9 @@ class StepView(View):
     def calc_owner_permission_obj(self, activation: Any) -> Any:
         unit_id = activation.task.data.get("unit_id")
         if unit_id is not None:
-            from plans.models import Unit
+            from workflow.services import branch_unit
 
-            return Unit.objects.get(pk=unit_id)
+            return branch_unit(activation.process, unit_id)
         return super().calc_owner_permission_obj(activation)
 
     def can_assign(self, user: Any, task: Any) -> bool:

@@ -100,11 +100,34 @@ def _step_url(step: Step) -> str:
     return reverse("workflow:step", args=[step.pk])
 
 
-def _people_for_step(step: Step) -> list[Any]:
+def branches_prepare(*, process: Any, unit_ids: list[int]) -> None:
+    """A split is about to open one step per unit: read those units and their active members
+    once for all branches (kept on the process object for this transaction only)."""
+    from plans.models import Membership
+
+    process._branch_units = Unit.objects.in_bulk(unit_ids)
+    people: dict[int, list[Any]] = {pk: [] for pk in unit_ids}
+    for membership in Membership.objects.filter(unit_id__in=unit_ids, user__is_active=True).select_related(
+        "user"
+    ):
+        people[membership.unit_id].append(membership.user)
+    process._branch_people = people
+
+
+def branch_unit(process: Any, unit_id: int) -> Unit:
+    """The unit of one branch of a split: prepared by ``branches_prepare``, else read."""
+    prepared = getattr(process, "_branch_units", None) or {}
+    return prepared.get(unit_id) or Unit.objects.get(pk=unit_id)
+
+
+def _people_for_step(step: Step, process: Any = None) -> list[Any]:
     """Who should hear that a step arrived: the unit's members, the office, or the signers."""
     from plans import roles
 
     if step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER):
+        prepared = getattr(process, "_branch_people", None) or {}
+        if step.unit_id in prepared:
+            return list(prepared[step.unit_id])
         return list(User.objects.filter(membership__unit_id=step.unit_id, is_active=True))
     if step.kind == Step.Kind.REVIEW:
         return list(User.objects.filter(groups__name=roles.OFFICE_REVIEWER, is_active=True).distinct())
@@ -189,7 +212,7 @@ def step_record_create(*, activation: Any) -> Step:
     label = step.get_kind_display()
     unit = f" ({step.unit.name})" if step.unit_id else ""
     _notify(
-        _people_for_step(step),
+        _people_for_step(step, activation.process),
         message=f"Việc mới – {label}{unit}: {period_task.plan_task.task[:150]} – kỳ {period_task.period.label}",
         step=step,
         url=_step_url(step),
