@@ -14,7 +14,7 @@ from viewflow.workflow import act, flow, lock
 
 from workflow import selectors, services
 from workflow.models import TaskProcess
-from workflow.nodes import StepView, UnitSplit
+from workflow.nodes import Join, StepView, UnitSplit
 from workflow.views import step_redirect
 
 
@@ -40,7 +40,7 @@ class ReportFlow(flow.Flow):
         .Permission("plans.work_on_unit")
         .Next(this.lead_join)
     )
-    lead_join = flow.Join().Annotation(title=_("Các đơn vị chủ trì đã báo cáo")).Next(this.partners_needed)
+    lead_join = Join().Annotation(title=_("Các đơn vị chủ trì đã báo cáo")).Next(this.partners_needed)
 
     partners_needed = (
         flow.If(act.process.needs_partner_input)
@@ -59,7 +59,7 @@ class ReportFlow(flow.Flow):
         .Permission("plans.work_on_unit")
         .Next(this.partner_join)
     )
-    partner_join = flow.Join().Annotation(title=_("Đã đủ ý kiến phối hợp")).Next(this.review)
+    partner_join = Join().Annotation(title=_("Đã đủ ý kiến phối hợp")).Next(this.review)
 
     review = (
         StepView(step_redirect, kind="review")

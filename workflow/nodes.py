@@ -3,6 +3,9 @@
 - ``UnitSplit``: one branch per unit (the paid edition's per-item fan-out). The stock
   ``create_next`` hands each ``(node, data)`` pair's data to the new task, and the Join
   counts the split's tokens, so it waits for all of them.
+- ``Join``: the stock join, asking the database once per arrival whether every branch is in
+  (the stock activation asks in ``can_proceed``, again in the transition, and again in
+  ``complete``: six statements where two do).
 - ``StepView``: a human step whose permission object is the unit kept in the task's own
   data (stock ``View`` recomputes it from the process), and which records our ``Step``
   row in the same transaction as viewflow's task row.
@@ -15,6 +18,8 @@ from typing import Any
 from viewflow import this
 from viewflow.workflow.activation import Activation
 from viewflow.workflow.exceptions import FlowRuntimeError
+from viewflow.workflow.nodes.join import Join as StockJoin
+from viewflow.workflow.nodes.join import JoinActivation
 from viewflow.workflow.nodes.split import Split, SplitActivation
 from viewflow.workflow.nodes.view import View, ViewActivation
 
@@ -47,6 +52,29 @@ class UnitSplit(Split):
 
     def unit_ids(self, activation: Activation) -> list[int]:
         return list(self._units(activation.process))
+
+
+class OnceJoinActivation(JoinActivation):
+    """One arrival at the join: the incoming tokens and "is every branch in?" read once.
+
+    Safe because an activation lives for one arrival, inside the process lock: between the
+    checks nothing else of this process can change."""
+
+    def _join_token_prefixes(self) -> set[Any]:
+        if not hasattr(self, "_prefixes_once"):
+            self._prefixes_once = super()._join_token_prefixes()
+        return self._prefixes_once
+
+    def is_done(self) -> bool:
+        if not hasattr(self, "_is_done_once"):
+            self._is_done_once = super().is_done()
+        return self._is_done_once
+
+
+class Join(StockJoin):
+    """Đợi đủ các nhánh: the stock join with ``OnceJoinActivation``."""
+
+    activation_class = OnceJoinActivation
 
 
 class StepActivation(ViewActivation):

@@ -50,13 +50,13 @@ def lead_unit_ids(process: Any) -> list[int]:
 
 
 def partner_unit_ids(process: Any) -> list[int]:
+    """The partner units that do not also lead the task, in unit order (one query)."""
     plan_task = process.period_task.plan_task
-    leads = set(lead_unit_ids(process))
-    return [
-        pk
-        for pk in plan_task.partner_units.order_by("order", "pk").values_list("pk", flat=True)
-        if pk not in leads
-    ]
+    return list(
+        plan_task.partner_units.exclude(pk__in=plan_task.lead_units.values("pk"))
+        .order_by("order", "pk")
+        .values_list("pk", flat=True)
+    )
 
 
 def signoff_unit(process: Any) -> Unit | None:
