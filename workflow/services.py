@@ -208,7 +208,11 @@ def step_record_create(*, activation: Any) -> Step:
             step.save(update_fields=["result", "self_assessment", "explanation"])
     if period_task.stage != kind:
         period_task.stage = kind
-        PeriodTask.objects.filter(pk=period_task.pk).update(stage=kind)
+        pending = getattr(period_task, "_save_later", None)
+        if pending is not None:  # a submit in progress writes the run once, at its end
+            pending.add("stage")
+        else:
+            PeriodTask.objects.filter(pk=period_task.pk).update(stage=kind)
     label = step.get_kind_display()
     unit = f" ({step.unit.name})" if step.unit_id else ""
     _notify(
@@ -511,16 +515,23 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any], process_id: in
                     process.needs_partner_input = False
                 period_task.round += 1
                 changed.append("round")
-        if changed:
-            period_task.save(update_fields=changed)
         if step.kind in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
             process.save(update_fields=["data"])
 
+        # The run's changes (and the stage the new steps move it to) are written once, after the
+        # engine ran: its hooks read them from this instance, never from the table.
+        period_task._save_later = set(changed)
         activation = task.flow_task.activation_class(task)
-        with _notifications_batched():
-            activation.start(None)
-            activation.execute()
-            _notify_outcome(step)
+        try:
+            with _notifications_batched():
+                activation.start(None)
+                activation.execute()
+                _notify_outcome(step)
+            pending = period_task._save_later
+        finally:
+            del period_task._save_later
+        if pending:
+            period_task.save(update_fields=sorted(pending))
         # Last: the audit append takes the chain's lock, held until commit; everything
         # else of the step is written by now.
         audit_record(
