@@ -42,6 +42,7 @@ from django.views.decorators.http import require_GET
 
 from plans.models import PlanTask, ReportingPeriod, Section, Unit
 from plans.roles import roles_of
+from workflow import selectors
 from workflow.models import BUCKET_COLOURS, Bucket, PeriodTask, Stage, Step
 from workflow.selectors import parse_id
 
@@ -114,32 +115,6 @@ def _counts_of(row: Mapping[str, Any]) -> dict[str, int]:
 
 
 # --- selectors ---------------------------------------------------------------------------
-
-
-PERIOD_CHOICES_SHOWN = 200
-
-
-def period_choices(today: datetime.date, selected: ReportingPeriod | None) -> list[tuple[int, str]]:
-    """The selector's periods as (pk, label with the deadline): this year's and last year's plans,
-    newest plan first, and the one shown.
-
-    The same bounded list as ``workflow.selectors.period_choices`` (a province holds hundreds
-    of plans), read as plain values in one query: a period older than last year is listed
-    only while it is the one shown.
-    """
-    rows = list(
-        ReportingPeriod.objects.filter(plan__year__gte=today.year - 1)
-        .order_by("-plan__year", "deadline", "pk")
-        .values_list("pk", "code", "plan__year", "deadline")[:PERIOD_CHOICES_SHOWN]
-    )
-    if selected is not None and all(pk != selected.pk for pk, *_ in rows):
-        rows.append((selected.pk, selected.code, selected.plan.year, selected.deadline))
-        rows.sort(key=lambda row: (-row[2], row[3], row[0]))
-    labels = dict(ReportingPeriod.Code.choices)
-    return [
-        (pk, f"{labels.get(code, code)}/{year} (hạn {deadline:%d/%m/%Y})")
-        for pk, code, year, deadline in rows
-    ]
 
 
 def period_default(today: datetime.date) -> ReportingPeriod | None:
@@ -469,7 +444,7 @@ def index(request: HttpRequest) -> HttpResponse:
     scope = dashboard_scope_for_user(request.user)
     today = timezone.localdate()
     period = period_for(parse_id(request.GET.get("period", "")), today)
-    periods = period_choices(today, period)
+    periods = selectors.period_choices(today, period.pk if period else None, with_deadline=True)
     context: dict[str, Any] = {"scope": scope, "periods": periods, "period": period, "today": today}
     if period is None:
         return render(request, "dashboard/index.html", context)

@@ -26,8 +26,12 @@ def parse_id(value: object) -> int | None:
     return number if 0 < number < 2**63 else None
 
 
-def period_choices(today: datetime.date, selected: int | None) -> list[tuple[int, str]]:
-    """A period filter's choices as (pk, label): this year's and last year's plans, and the one selected.
+def period_choices(
+    today: datetime.date, selected: int | None, *, with_deadline: bool = False
+) -> list[tuple[int, str]]:
+    """A period selector's choices as (pk, label): this year's and last year's plans, newest
+    plan first, and the one selected (listed where it sorts, even when older). ``with_deadline``
+    adds the internal deadline to each label ("Quý I/2024 (hạn 10/03/2024)").
 
     A province holds hundreds of plans; listing every period made each list page cost as
     much as its rows (docs/benchmarks.md)."""
@@ -39,7 +43,9 @@ def period_choices(today: datetime.date, selected: int | None) -> list[tuple[int
         .values_list("pk", "code", "plan__year", "deadline")[:200]
     )
     ordered = sorted(rows, key=lambda row: (-row[2], row[3], row[0]))
-    return [(pk, f"{labels[code]}/{year}") for pk, code, year, _deadline in ordered]
+    if with_deadline:
+        return [(pk, f"{labels[code]}/{year} (hạn {due:%d/%m/%Y})") for pk, code, year, due in ordered]
+    return [(pk, f"{labels[code]}/{year}") for pk, code, year, _due in ordered]
 
 
 # --- what the flow asks ------------------------------------------------------------------

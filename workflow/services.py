@@ -169,9 +169,8 @@ def process_start(
 def _period_task_of(process: Any) -> PeriodTask:
     """The process's PeriodTask: the instance the acting service already holds (and keeps
     current under the lock), else read once with what the hooks use."""
-    cached = process._state.fields_cache.get("period_task")
-    if cached is not None:
-        return cached
+    if type(process).period_task.is_cached(process):
+        return process.period_task
     period_task = PeriodTask.objects.select_related("period__plan", "plan_task").get(process_id=process.pk)
     process.period_task = period_task
     return period_task
