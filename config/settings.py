@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "csp",
     "viewflow",
     "viewflow.workflow",
+    "django_tasks",
+    "django_tasks_db",
     "plans",
     "workflow",
 ]
@@ -230,6 +232,12 @@ def _email_settings(url: str) -> dict[str, object]:
 
 globals().update(_email_settings(os.environ.get("EMAIL_URL", "")))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "cchc@sct.local")
+# A failed delivery is tried again after these many seconds, then marked failed (workflow/mail.py).
+MAIL_RETRY_DELAYS = tuple(int(s) for s in env_list("MAIL_RETRY_DELAYS", "60,300,1800"))
+
+# --- Background jobs (django-tasks): queued in the database, in the action's transaction;
+# run by `manage.py db_worker` (README: Production notes).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # --- The workflow -------------------------------------------------------------------------
 # Internal deadlines of each reporting period, as (month, day) in the plan's year: before

@@ -84,6 +84,11 @@ def may_execute(user: Any, step: Step) -> bool:
     return step.state == Step.State.OPEN and step.assignee_id == user.pk and is_qualified(user, step)
 
 
+def may_manage_outgoing_mail(user: Any) -> bool:
+    """The failed-deliveries page and "Gửi lại": the office (Văn phòng Sở), who runs the periods."""
+    return user.is_authenticated and user.is_active and user.has_perm("workflow.launch_taskprocess")
+
+
 _CHECKS = {"claim": may_claim, "assign": may_assign, "execute": may_execute}
 
 

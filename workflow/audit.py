@@ -46,6 +46,7 @@ ACTION_LABELS: Final[dict[str, str]] = {
     "plan_imported": "Nhập kế hoạch",
     "membership_changed": "Thay đổi đơn vị, vai trò trong đơn vị",
     "role_changed": "Thay đổi vai trò",
+    "mail_resent": "Gửi lại thư",
 }
 
 

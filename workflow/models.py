@@ -298,3 +298,34 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.step_id}:{self.kind}"
+
+
+class OutgoingMail(models.Model):
+    """Thư đi: one mail to one address, written in the transaction of the action that causes it
+    and delivered by a background job (workflow/tasks.py), which retries it with backoff."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Chờ gửi")
+        SENDING = "sending", _("Đang gửi")
+        SENT = "sent", _("Đã gửi")
+        FAILED = "failed", _("Gửi không được")
+
+    recipient = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=255)
+    body = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("thư đi")
+        verbose_name_plural = _("thư đi")
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="outgoing_mail_status_due")]
+
+    def __str__(self) -> str:
+        return f"{self.recipient}: {self.subject}"

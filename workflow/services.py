@@ -3,7 +3,7 @@
 Each public function is keyword-only, runs in one transaction and, for anything that
 moves a process, inside the flow's process lock; it re-reads the step under the lock,
 so the loser of a race gets ``StepConflict`` (a clear message), never a second
-successor. Mail goes out after commit.
+successor. Mail is queued in the same transaction and sent by a worker (workflow/mail.py).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mass_mail
 from django.db import connection, transaction
 from django.db.models import Q
 from django.urls import reverse
@@ -28,6 +27,7 @@ from viewflow.workflow.status import STATUS
 from plans.models import Plan, PlanTask, ReportingPeriod, Unit
 from workflow import access
 from workflow.audit import audit_record
+from workflow.mail import mails_enqueue, mails_for
 from workflow.models import Evidence, Notification, PeriodTask, Stage, Step, TaskProcess
 
 User = get_user_model()
@@ -60,7 +60,8 @@ _batch = threading.local()
 @contextmanager
 def _notifications_batched() -> Iterator[None]:
     """Inside: ``_notify`` collects; at the end, one INSERT for every notification of the action
-    (a submit that opens three partner steps and tells the lead writes once, not four times)."""
+    (a submit that opens three partner steps and tells the lead writes once, not four times),
+    one for its mails and one for their delivery job."""
     if getattr(_batch, "rows", None) is not None:  # already batching: the outer block writes
         yield
         return
@@ -72,28 +73,22 @@ def _notifications_batched() -> Iterator[None]:
         _batch.rows = _batch.mails = None
     if rows:
         Notification.objects.bulk_create(rows)
-    if mails:
-        transaction.on_commit(lambda: send_mass_mail(mails, fail_silently=True))
+    mails_enqueue(mails)
 
 
 def _notify(users: Iterable[Any], *, message: str, step: Step | None = None, url: str = "") -> None:
-    """In-app notifications now, in this transaction; the mail after commit."""
+    """In-app notifications and queued mails, in this transaction (a worker sends the mails)."""
     users = [u for u in users if u.is_active]
     if not users:
         return
     rows = [Notification(user=u, step=step, message=message, url=url) for u in users]
-    mails = [
-        (f"[CCHC] {message[:120]}", f"{message}\n\n{url}", settings.DEFAULT_FROM_EMAIL, [u.email])
-        for u in users
-        if u.email
-    ]
+    mails = mails_for(users, message=message, url=url)
     if getattr(_batch, "rows", None) is not None:
         _batch.rows.extend(rows)
         _batch.mails.extend(mails)
         return
     Notification.objects.bulk_create(rows)
-    if mails:
-        transaction.on_commit(lambda: send_mass_mail(mails, fail_silently=True))
+    mails_enqueue(mails)
 
 
 def _step_url(step: Step) -> str:

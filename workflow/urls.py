@@ -1,6 +1,6 @@
 from django.urls import path
 
-from workflow import views
+from workflow import mail_views, views
 
 app_name = "workflow"
 urlpatterns = [
@@ -14,4 +14,5 @@ urlpatterns = [
     path("tai-lieu/<int:pk>/", views.evidence_download, name="evidence"),
     path("thong-bao/", views.notifications, name="notifications"),
     path("thong-bao/<int:pk>/", views.notification_open, name="notification_open"),
+    path("thu-gui-loi/", mail_views.failed_mails, name="failed_mails"),
 ]

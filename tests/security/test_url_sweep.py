@@ -99,6 +99,7 @@ TABLE: dict[str, Rule] = {
     "workflow:evidence": Rule(SEES_THE_RUN, NOBODY, "who may see the step the file belongs to; GET only"),
     "workflow:notifications": Rule(SIGNED_IN, SIGNED_IN, "own notifications; POST marks own as read"),
     "workflow:notification_open": Rule(NOBODY, frozenset({"other_staff"}), "POST only; the owner only"),
+    "workflow:failed_mails": Rule(OFFICE, OFFICE, "access.may_manage_outgoing_mail; empty POST is 400"),
     # --- plans/urls.py
     "plans:plan": Rule(SIGNED_IN, NOBODY, "every signed-in user reads the plan; GET only"),
     "plans:upload": Rule(OFFICE, OFFICE, "plans.import_plan; empty POST is 400"),

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from plans.models import Membership
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.jobs import run_queued_jobs
 from workflow import services
 from workflow.models import Notification, PeriodTask, Reminder, Step
 
@@ -46,13 +47,16 @@ def test_reminders_go_out_7_3_1_days_before_and_when_missed_once_each(lead_step,
     assert len(texts) == 3
 
 
-def test_reminder_goes_to_the_assignee_once_claimed(lead_step, personas, django_capture_on_commit_callbacks):
+def test_reminder_goes_to_the_assignee_once_claimed(lead_step, personas):
     services.step_claim(step_id=lead_step.pk, user=personas["staff"])
-    with django_capture_on_commit_callbacks(execute=True):
-        sent = services.reminders_send(today=datetime.date(2024, 3, 3))
+    run_queued_jobs()  # the launch's mails
+    mail.outbox.clear()
+    sent = services.reminders_send(today=datetime.date(2024, 3, 3))
     assert sent == 1
     note = Notification.objects.filter(message__startswith="Còn 1 ngày").get()
     assert note.user == personas["staff"]
+    assert mail.outbox == []  # queued with the reminder; a worker sends it
+    assert run_queued_jobs() == 1
     assert [m.to for m in mail.outbox] == [["qlcn_cv@sct.local"]]
 
 
@@ -95,26 +99,20 @@ def test_launch_period_without_a_plan_says_so(db):
         call_command("launch_period", "--period", "Q1")
 
 
-def test_step_arrival_notifies_the_unit_and_mails_after_commit(
-    units, personas, django_capture_on_commit_callbacks
-):
+def test_step_arrival_notifies_the_unit_and_queues_its_mails(units, personas):
     criterion = CriterionFactory()
     task = plan_task(criterion, lead=[units["QLCN"]])
     period = periods(criterion.section.appendix.plan)["Q1"]
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-    assert mail.outbox == []  # nothing is mailed before the transaction commits
+    services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
+    assert mail.outbox == []  # the action only queues its mails; a worker sends them
     assert set(Notification.objects.values_list("user__username", flat=True)) == {"qlcn_cv", "qlcn_tp"}
-    for callback in callbacks:
-        callback()
+    run_queued_jobs()
     assert sorted(addr for m in mail.outbox for addr in m.to) == ["qlcn_cv@sct.local", "qlcn_tp@sct.local"]
 
 
-def test_a_submit_writes_all_its_notifications_in_one_insert_and_mails_after_commit(
-    units, personas, django_capture_on_commit_callbacks
-):
+def test_a_submit_writes_all_its_notifications_and_mails_in_one_insert_each(units, personas):
     """The lead's report opens a step in each partner unit: every member of both units is told,
-    in one INSERT for the whole action, and the mail still waits for the commit."""
+    in one INSERT for the whole action; their mails are one INSERT and one job, sent by a worker."""
     criterion = CriterionFactory()
     task = plan_task(criterion, lead=[units["QLCN"]], partners=[units["QLTM"], units["ATNL"]])
     period = periods(criterion.section.appendix.plan)["Q1"]
@@ -122,15 +120,17 @@ def test_a_submit_writes_all_its_notifications_in_one_insert_and_mails_after_com
     lead = Step.objects.get(kind="lead")
     services.step_claim(step_id=lead.pk, user=personas["staff"])
     Notification.objects.all().delete()
+    run_queued_jobs()
     mail.outbox.clear()
     report = {"result": "Đã làm", "self_assessment": "done", "explanation": "Hồ sơ giấy"}
-    with (
-        CaptureQueriesContext(connection) as queries,
-        django_capture_on_commit_callbacks(execute=False) as callbacks,
-    ):
+    with CaptureQueriesContext(connection) as queries:
         services.step_submit(step_id=lead.pk, user=personas["staff"], data=report)
-    inserts = [q for q in queries.captured_queries if 'INSERT INTO "workflow_notification"' in q["sql"]]
-    assert len(inserts) == 1
+
+    def inserts(table: str) -> int:
+        return len([q for q in queries.captured_queries if f'INSERT INTO "{table}"' in q["sql"]])
+
+    assert (inserts("workflow_notification"), inserts("workflow_outgoingmail")) == (1, 1)
+    assert inserts("django_tasks_database_dbtaskresult") == 1
     expected = set(
         Membership.objects.filter(unit__short_name__in=["QLTM", "ATNL"]).values_list(
             "user__username", flat=True
@@ -139,6 +139,5 @@ def test_a_submit_writes_all_its_notifications_in_one_insert_and_mails_after_com
     assert set(Notification.objects.values_list("user__username", flat=True)) == expected
     assert Notification.objects.filter(step__kind="partner").count() == len(expected)
     assert mail.outbox == []
-    for callback in callbacks:
-        callback()
+    assert run_queued_jobs() == 1
     assert {addr for m in mail.outbox for addr in m.to} == {f"{name}@sct.local" for name in expected}
