@@ -50,9 +50,10 @@ def header_line(text: str, *, limit: int) -> str:
     if len(line) <= limit:
         return line
     cut = line[: limit - 1]
-    at_word = cut.rsplit(" ", 1)[0]
-    if len(at_word) >= limit // 2:  # a single very long word is cut where it must be
-        cut = at_word
+    if line[limit - 1] != " ":  # the cut falls inside a word: leave that word out
+        at_word = cut.rsplit(" ", 1)[0]
+        if len(at_word) >= limit // 2:  # unless it is one very long word: cut where we must
+            cut = at_word
     return cut.rstrip(" ,;:.–-") + "…"
 
 
