@@ -232,6 +232,7 @@ def _email_settings(url: str) -> dict[str, object]:
 
 globals().update(_email_settings(os.environ.get("EMAIL_URL", "")))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "cchc@sct.local")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))  # seconds; only the mail worker connects
 # A failed delivery is tried again after these many seconds, then marked failed (workflow/mail.py).
 MAIL_RETRY_DELAYS = tuple(int(s) for s in env_list("MAIL_RETRY_DELAYS", "60,300,1800"))
 
