@@ -261,7 +261,7 @@ class AuditEvent(models.Model):
 
 
 class Notification(models.Model):
-    """Thông báo: an in-app message to one user (also mailed after commit)."""
+    """Thông báo: an in-app message to one user (also mailed, through ``OutgoingMail``)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     step = models.ForeignKey(Step, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
