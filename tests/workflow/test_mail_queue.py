@@ -13,6 +13,7 @@ import email
 import email.policy
 import threading
 from collections import Counter
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 from django.core import mail as django_mail
 from django.core.exceptions import PermissionDenied
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.core.management import call_command
 from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
@@ -451,3 +453,33 @@ def test_a_submit_in_the_seed_plan_mails_the_partners_over_smtp(
     assert partners.exists()
     assert len(smtp_server.messages) == OutgoingMail.objects.count()
     assert set(OutgoingMail.objects.values_list("status", flat=True)) == {"sent"}
+
+
+# --- reminders --------------------------------------------------------------------------------
+
+
+def test_reminders_queue_their_mails_and_the_command_never_waits_for_the_mail_server(
+    launched: PeriodTask, outage: type[OutageBackend], time_machine: Any
+) -> None:
+    # Given the launch's mails are delivered and the mail server is down
+    outage.down = False
+    run_queued_jobs()
+    outage.down = True
+    django_mail.outbox.clear()
+    OutgoingMail.objects.all().delete()
+    # When the daily reminders run 7 days before the lead step's due date (04/03/2024)
+    time_machine.move_to(datetime.datetime(2024, 2, 26, 0, 30, tzinfo=datetime.UTC), tick=False)
+    out = StringIO()
+    call_command("send_reminders", stdout=out)
+    # Then the reminders are recorded and their mails queued, one job for them, nothing sent
+    assert out.getvalue() == "Đã gửi 1 nhắc hạn.\n"
+    assert sorted(OutgoingMail.objects.values_list("recipient", "status")) == [
+        ("qlcn_cv@sct.local", "queued"),
+        ("qlcn_tp@sct.local", "queued"),
+    ]
+    assert OutgoingMail.objects.first().subject.startswith("[CCHC] Còn 7 ngày đến hạn (04/03/2024)")
+    assert DBTaskResult.objects.filter(status="READY").count() == 1
+    # and when the server is back, the worker delivers them
+    outage.down = False
+    run_queued_jobs()
+    assert sorted(m.to[0] for m in django_mail.outbox) == ["qlcn_cv@sct.local", "qlcn_tp@sct.local"]
