@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -15,13 +16,21 @@ from workflow.mail import mails_needing_attention, mails_resend
 PAGE_LIMIT = 200
 
 
+def _retries_text() -> str:
+    """MAIL_RETRY_DELAYS as a person reads it: "sau 1, 5 và 30 phút"."""
+    spans = [f"{d // 60} phút" if d % 60 == 0 else f"{d} giây" for d in settings.MAIL_RETRY_DELAYS]
+    if not spans:
+        return "không được thử lại tự động"
+    listed = spans[0] if len(spans) == 1 else ", ".join(spans[:-1]) + " và " + spans[-1]
+    return f"được thử lại tự động sau {listed}"
+
+
 def _page(request: HttpRequest, *, status: int = 200, error: str = "") -> HttpResponse:
     mails = mails_needing_attention().order_by("-pk")
     rows = list(mails[:PAGE_LIMIT])
     total = len(rows) if len(rows) < PAGE_LIMIT else mails.count()
-    return render(
-        request, "workflow/failed_mails.html", {"mails": rows, "total": total, "error": error}, status=status
-    )
+    context = {"mails": rows, "total": total, "error": error, "retries": _retries_text()}
+    return render(request, "workflow/failed_mails.html", context, status=status)
 
 
 @login_required

@@ -221,6 +221,7 @@ def test_a_failing_mail_is_retried_after_1_5_30_minutes_then_failed_and_listed(
     assert "ConnectionRefusedError: [Errno 111] Connection refused" in page
     assert "01/02/2024 15:00" in page  # created at 8:00 UTC, shown in Hà Nội time, dd/mm/yyyy
     assert "Gửi lại tất cả (2 thư)" in page
+    assert "thư gửi không được sẽ được thử lại tự động sau 1 phút, 5 phút và 30 phút." in page
 
 
 def test_office_sends_a_failed_mail_again_and_it_is_delivered_once_and_audited(
