@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -714,3 +715,124 @@ def test_export_without_a_folder_is_refused(chain: list[AuditEvent], settings: A
     settings.AUDIT_HEAD_DIR = ""
     with pytest.raises(CommandError, match="--export cần một thư mục"):
         call_command("verify_audit", "--export")
+
+
+# --- the app's own PostgreSQL role cannot rewrite the trail ---------------------------------------
+
+
+@pytest.fixture
+def pg_roles(transactional_db: Any) -> Any:
+    """An owner role and an app role set up by ``manage.py db_roles --setup --apply`` on the test
+    database (committed, hence transactional_db); both dropped, ownership given back, after."""
+    suffix = secrets.token_hex(3)
+    owner, app = f"cchc_audit_owner_{suffix}", f"cchc_audit_app_{suffix}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        (superuser,) = cursor.fetchone()
+    call_command("db_roles", "--owner", owner, "--app", app, "--setup", "--apply", stdout=io.StringIO())
+    yield owner, app
+    with connection.cursor() as cursor:
+        cursor.execute(f'REASSIGN OWNED BY "{owner}" TO "{superuser}"')
+        for role in (app, owner):
+            cursor.execute(f'DROP OWNED BY "{role}"')
+            cursor.execute(f'DROP ROLE "{role}"')
+
+
+def connect_as(role: str) -> Any:
+    import psycopg
+
+    db = connection.settings_dict
+    return psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        dbname=db["NAME"],
+        user=role,
+        password=db.get("PASSWORD") or None,
+        autocommit=True,
+    )
+
+
+@pytest.mark.postgres
+@on_postgres
+def test_the_apps_role_may_only_read_and_append_the_audit_table(pg_roles: Any) -> None:
+    import psycopg
+
+    from workflow.checks import database_role_problems
+
+    # Given a trail written by the app, and the roles the production notes create
+    owner, app = pg_roles
+    with transaction.atomic():
+        events = [audit_record(actor=None, action="launch", data={"n": n}) for n in range(3)]
+    refused = {
+        "UPDATE": "UPDATE workflow_auditevent SET reason = 'sửa' WHERE seq = 2",
+        "DELETE": "DELETE FROM workflow_auditevent WHERE seq = 2",
+        "TRUNCATE": "TRUNCATE workflow_auditevent",
+        "DISABLE TRIGGER": "ALTER TABLE workflow_auditevent DISABLE TRIGGER workflow_auditevent_append_only",
+        "DISABLE TRIGGER ALL": "ALTER TABLE workflow_auditevent DISABLE TRIGGER ALL",
+        "DROP TRIGGER": "DROP TRIGGER workflow_auditevent_append_only ON workflow_auditevent",
+        "replica mode": "SET session_replication_role = replica",
+    }
+
+    # When the app's role tries each way of rewriting it, directly with psycopg
+    with connect_as(app) as conn:
+        outcomes = {}
+        for name, statement in refused.items():
+            try:
+                conn.execute(statement)
+                outcomes[name] = "done"
+            except psycopg.errors.InsufficientPrivilege:
+                outcomes[name] = "refused"
+        # Then every one is refused for lack of privilege ...
+        assert outcomes == dict.fromkeys(refused, "refused")
+        # ... while reading, appending and the app's ordinary writes elsewhere work
+        assert conn.execute("SELECT count(*) FROM workflow_auditevent").fetchone() == (3,)
+        conn.execute("UPDATE workflow_step SET round = round WHERE false")
+        conn.execute("DELETE FROM django_session WHERE false")
+        conn.execute(
+            "INSERT INTO workflow_auditevent (seq, created_at, actor_name, actor_unit, actor_role, action, "
+            "reason, data, prev_hash, hash) VALUES (4, now(), 'giả mạo', '', '', 'sign_off', '', '{}', %s, %s)",
+            [events[-1].hash, "e" * 64],
+        )
+        # and the deploy check has nothing to say about this role
+        with conn.cursor() as cursor:
+            assert database_role_problems(cursor) == []
+
+    # Then the trail is as the app wrote it, and the appended event (no key) is named
+    assert list(AuditEvent.objects.filter(seq__lte=3).values_list("hash", flat=True)) == [
+        e.hash for e in events
+    ]
+    broken = verify_chain()
+    assert (broken.seq, broken.kind) == (4, "unkeyed")
+    # and the owner could still do what the app cannot: that is why the app must not be it
+    with connect_as(owner) as conn, conn.cursor() as cursor:
+        assert [w.id for w in database_role_problems(cursor)] == ["cchc.W002"]
+
+
+@pytest.mark.postgres
+@on_postgres
+def test_check_deploy_warns_when_the_app_runs_as_a_superuser(db: Any) -> None:
+    from workflow.checks import check_audit_database_role
+
+    # Given the test database's connection (a superuser, like the README's old role)
+    # Then the deploy check warns, in Vietnamese and English
+    (warning,) = check_audit_database_role()
+    assert warning.id == "cchc.W001"
+    assert "siêu quản trị" in warning.msg and "superuser" in warning.msg
+
+
+def test_check_deploy_says_nothing_about_roles_on_sqlite(db: Any) -> None:
+    from workflow.checks import check_audit_database_role
+
+    if connection.vendor == "sqlite":
+        assert check_audit_database_role() == []
+
+
+def test_check_deploy_warns_when_the_audit_key_is_not_from_the_environment(settings: Any) -> None:
+    from workflow.checks import check_audit_hmac_key
+
+    # Given production settings whose audit key was generated into var/
+    settings.DEBUG, settings.AUDIT_HMAC_KEY_SOURCE = False, "file"
+    # Then the deploy check says so; with the key from the environment it is quiet
+    assert [w.id for w in check_audit_hmac_key()] == ["cchc.W005"]
+    settings.AUDIT_HMAC_KEY_SOURCE = "env"
+    assert check_audit_hmac_key() == []
