@@ -342,7 +342,9 @@ def test_deleted_event_is_caught(chain: list[AuditEvent]) -> None:
 
 def test_deleted_event_with_the_rest_renumbered_is_caught(chain: list[AuditEvent]) -> None:
     unguarded().execute("DELETE FROM workflow_auditevent WHERE seq = %s", [4])
-    AuditEvent.objects.filter(seq__gt=4).update(seq=F("seq") - 1)
+    # in two steps: PostgreSQL checks the unique seq row by row, in the table's physical order
+    AuditEvent.objects.filter(seq__gt=4).update(seq=F("seq") + 1_000_000)
+    AuditEvent.objects.filter(seq__gt=1_000_000).update(seq=F("seq") - 1_000_001)
     broken = verify_chain(batch=3)
     assert (broken.seq, broken.kind) == (4, "deleted")
 
