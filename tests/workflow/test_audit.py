@@ -838,3 +838,19 @@ def test_check_deploy_warns_when_the_audit_key_is_not_from_the_environment(setti
     assert [w.id for w in check_audit_hmac_key()] == ["cchc.W005"]
     settings.AUDIT_HMAC_KEY_SOURCE = "env"
     assert check_audit_hmac_key() == []
+
+
+def test_daily_check_that_cannot_mail_exits_2_after_exporting(
+    chain: list[AuditEvent], personas: dict[str, Any], tmp_path: Path, settings: Any
+) -> None:
+    # Given an SMTP server that refuses connections
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+
+    # When the daily check runs
+    code, _, err = run_verify("--export", str(tmp_path / "heads"), "--mail")
+
+    # Then the check itself stands (head exported) and the failed mail is reported, exit 2
+    assert code == 2
+    assert (tmp_path / "heads" / "audit-head.txt").exists()
+    assert "Không gửi được thư cho người kiểm tra, thẩm định" in err

@@ -21,7 +21,7 @@ from PIL import Image
 
 from tests.factories import CriterionFactory, periods, plan_task
 from workflow import services
-from workflow.evidence import MACRO_MESSAGE, ole2_entry_names, safe_name, store
+from workflow.evidence import MACRO_MESSAGE, EvidenceRejected, ole2_entry_names, safe_name, store
 from workflow.models import AuditEvent, Evidence, PeriodTask, Step
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -755,3 +755,46 @@ def test_compound_file_directory_is_read_across_several_sectors() -> None:
     # When its directory is read
     # Then every name is found, in order, after the root
     assert ole2_entry_names(io.BytesIO(ole2_bytes(names))) == ["Root Entry", *names]
+
+
+def odf_bytes(mimetype: bytes, extra: dict[str, bytes] | None = None) -> bytes:
+    return zip_bytes(
+        {
+            "mimetype": mimetype,
+            "META-INF/manifest.xml": b"<manifest:manifest/>",
+            "content.xml": b"<office:document-content/>",
+            **(extra or {}),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "outcome"),
+    [
+        ("Báo cáo.odt", odf_bytes(b"application/vnd.oasis.opendocument.text"), "Báo cáo.odt"),
+        ("Bảng.ods", odf_bytes(b"application/vnd.oasis.opendocument.spreadsheet"), "Bảng.ods"),
+        (
+            "Báo cáo.ods",
+            odf_bytes(b"application/vnd.oasis.opendocument.text"),
+            "Đuôi tên tệp “.ods” không khớp với nội dung tệp (văn bản OpenDocument)",
+        ),
+        (
+            "Macro.odt",
+            odf_bytes(b"application/vnd.oasis.opendocument.text", {"Basic/Standard/Module1.xml": b"<x/>"}),
+            "Tệp OpenDocument có macro không được chấp nhận",
+        ),
+    ],
+    ids=["odt", "ods", "odt-named-ods", "odt-macro"],
+)
+def test_opendocument_files_are_typed_and_macros_refused(
+    evidence_root: Path, name: str, content: bytes, outcome: str
+) -> None:
+    # Given an OpenDocument file (Debian's LibreOffice default)
+    # When it is checked
+    try:
+        result = store(io.BytesIO(content), name=name).original_name
+    except EvidenceRejected as rejected:
+        result = rejected.message
+    # Then it is kept under its type's extension, or refused with the reason; nothing written
+    assert result.startswith(outcome)
+    assert len(files_under(evidence_root)) == (1 if result == name else 0)
