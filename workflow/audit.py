@@ -24,6 +24,7 @@ with ``--anchor`` covers that up to the recorded point.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -94,13 +95,18 @@ def key_id(key: str) -> str:
 
 def _keys() -> dict[str, bytes]:
     """Every key that verifies, by key id: the current one and AUDIT_HMAC_OLD_KEYS."""
-    keys = [settings.AUDIT_HMAC_KEY, *getattr(settings, "AUDIT_HMAC_OLD_KEYS", [])]
-    return {key_id(key): key.encode() for key in keys if key}
+    return _keys_by_id(settings.AUDIT_HMAC_KEY, tuple(getattr(settings, "AUDIT_HMAC_OLD_KEYS", ())))
+
+
+@functools.lru_cache(maxsize=8)
+def _keys_by_id(current: str, old: tuple[str, ...]) -> dict[str, bytes]:
+    # Cached on the keys themselves: a verification asks once per event.
+    return {key_id(key): key.encode() for key in (current, *old) if key}
 
 
 def current_algorithm() -> str:
     """The marker new events carry: HMAC-SHA256 under the current key."""
-    return f"{KEYED_PREFIX}{key_id(settings.AUDIT_HMAC_KEY)}"
+    return f"{KEYED_PREFIX}{next(iter(_keys()))}"
 
 
 class UnknownKey(LookupError):
