@@ -235,6 +235,10 @@ def _step_context(request: HttpRequest, step: Step, **overrides: Any) -> dict[st
         "can_claim": access.may_claim(user, step),
         "can_execute": can_execute,
         "can_assign": access.may_assign(user, step),
+        # Separation of duties: say why an otherwise qualified person has no button here.
+        "own_report": step.state == Step.State.OPEN
+        and step.kind in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF)
+        and access.wrote_report_under_decision(user, step),
         "form": step_form(step) if can_execute else None,
         "evidence_form": EvidenceForm() if can_execute else None,
         "bucket": period_task.bucket(),

@@ -702,13 +702,16 @@ def test_step_page_shows_the_author_no_claim_button_and_a_colleague_one(
     # When the author opens the step page
     client.force_login(office_led["writer"])
     own = client.get(url)
-    # Then it is readable but offers no action
+    # Then it is readable, offers no action, and says why
     assert own.status_code == 200
     assert not any(f'value="{a}"' in own.content.decode() for a in POST_ACTIONS)
+    assert "Bạn đã gửi báo cáo hoặc ý kiến được xem xét ở bước này" in own.content.decode()
 
-    # When another office reviewer opens it, the claim button is there
+    # When another office reviewer opens it, the claim button is there and no such note
     client.force_login(office_led["colleague"])
-    assert 'value="claim"' in client.get(url).content.decode()
+    other = client.get(url).content.decode()
+    assert 'value="claim"' in other
+    assert "Bạn đã gửi báo cáo hoặc ý kiến" not in other
 
 
 def test_author_of_the_partner_opinion_cannot_sign_off(client: Any, office_led: dict[str, Any]) -> None:
