@@ -43,6 +43,30 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _audit_hmac_key() -> tuple[str, str]:
+    """The audit chain's HMAC key and where it came from: AUDIT_HMAC_KEY, else a key generated
+    once into var/ (development). Never in the database: whoever can write the database
+    without it cannot append an event that verifies (workflow/audit.py)."""
+    if key := os.environ.get("AUDIT_HMAC_KEY"):
+        return key, "env"
+    path = VAR_DIR / "audit_hmac_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip(), "file"
+
+
+AUDIT_HMAC_KEY, AUDIT_HMAC_KEY_SOURCE = _audit_hmac_key()
+AUDIT_HMAC_OLD_KEYS = env_list("AUDIT_HMAC_OLD_KEYS")  # still verify events signed with these
+# Events up to this number may be unkeyed (written before the chain was keyed); unset: any
+# before the first keyed one. Set it to the number verify_audit prints once upgraded.
+AUDIT_UNKEYED_MAX_SEQ = (
+    int(os.environ["AUDIT_UNKEYED_MAX_SEQ"]) if os.environ.get("AUDIT_UNKEYED_MAX_SEQ") else None
+)
+# Where the daily check (verify_audit --export) writes the chain's head: outside the database.
+AUDIT_HEAD_DIR = os.environ.get("AUDIT_HEAD_DIR", "")
 DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -45,18 +45,51 @@ def _has_unit_perm(user: Any, perm: str, unit: Any) -> bool:
     return checker.has_perm(perm.split(".", 1)[1], unit)
 
 
+def wrote_report_under_decision(user: Any, step: Step) -> bool:
+    """Separation of duties: did ``user`` submit a lead or partner report that this review or
+    sign-off step decides on?
+
+    The reports a decision is about are, for each unit and kind, the lead and partner steps
+    last submitted up to the decision's round: a return to the lead unit starts a new round
+    with new lead steps (and new partner steps only when asked again), while a sign-off sent
+    back to the office re-reviews the same reports in the next round. One query per step and
+    user, remembered on the step instance (a page asks several times).
+    """
+    cache: dict[int, bool] = step.__dict__.setdefault("_wrote_report_cache", {})
+    if user.pk in cache:
+        return cache[user.pk]
+    in_force: dict[tuple[str, int | None], int | None] = {}
+    rows = (
+        Step.objects.filter(
+            period_task_id=step.period_task_id,
+            kind__in=(Step.Kind.LEAD, Step.Kind.PARTNER),
+            state=Step.State.DONE,
+            round__lte=step.round,
+        )
+        .order_by("pk")
+        .values_list("kind", "unit_id", "submitted_by_id")
+    )
+    for kind, unit_id, submitted_by_id in rows:
+        in_force[(kind, unit_id)] = submitted_by_id  # later rows (higher pk) replace earlier ones
+    cache[user.pk] = user.pk in in_force.values()
+    return cache[user.pk]
+
+
 def is_qualified(user: Any, step: Step) -> bool:
-    """The user's role fits the step's kind and unit."""
+    """The user's role fits the step's kind and unit; nobody decides on their own report."""
     if not user.is_authenticated or not user.is_active:
         return False
     if step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER):
         return step.unit is not None and _has_unit_perm(user, "plans.work_on_unit", step.unit)
     if step.kind == Step.Kind.REVIEW:
-        return user.has_perm("workflow.review_taskprocess")
+        return user.has_perm("workflow.review_taskprocess") and not wrote_report_under_decision(user, step)
     if step.kind == Step.Kind.SIGN_OFF:
-        if user.has_perm("plans.sign_off_unit"):
-            return True
-        return step.unit is not None and _has_unit_perm(user, "plans.sign_off_unit", step.unit)
+        if not (
+            user.has_perm("plans.sign_off_unit")
+            or (step.unit is not None and _has_unit_perm(user, "plans.sign_off_unit", step.unit))
+        ):
+            return False
+        return not wrote_report_under_decision(user, step)
     return False
 
 

@@ -249,6 +249,9 @@ class AuditEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # How ``hash`` was made (workflow.audit): "sha256" before the chain was keyed, then
+    # "hmac-sha256:<key id>". The database default marks the rows written before this field.
+    algorithm = models.CharField(max_length=40, default="sha256", db_default="sha256")
 
     class Meta:
         verbose_name = _("sự kiện nhật ký")

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from plans.models import ReportingPeriod
 from plans.roles import display_name, roles_of
 from workflow import access, selectors, services
-from workflow.evidence import EvidenceRejected, discard, evidence_path, store
+from workflow.evidence import EvidenceRejected, discard, download_name, evidence_path, store
 from workflow.forms import AssignForm, CancelForm, EvidenceForm, LaunchForm, step_form
 from workflow.models import BUCKET_COLOURS, Evidence, Notification, Step
 
@@ -235,6 +235,10 @@ def _step_context(request: HttpRequest, step: Step, **overrides: Any) -> dict[st
         "can_claim": access.may_claim(user, step),
         "can_execute": can_execute,
         "can_assign": access.may_assign(user, step),
+        # Separation of duties: say why an otherwise qualified person has no button here.
+        "own_report": step.state == Step.State.OPEN
+        and step.kind in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF)
+        and access.wrote_report_under_decision(user, step),
         "form": step_form(step) if can_execute else None,
         "evidence_form": EvidenceForm() if can_execute else None,
         "bucket": period_task.bucket(),
@@ -384,7 +388,9 @@ def evidence_download(request: HttpRequest, pk: int) -> FileResponse:
     path = evidence_path(evidence.stored_name)
     if not path.exists():
         raise Http404("Tệp không còn trên máy chủ.")
-    response = FileResponse(open(path, "rb"), as_attachment=True, filename=evidence.original_name)  # noqa: SIM115
+    # The extension is always the content's type's, whatever name an older row was stored under.
+    filename = download_name(evidence.original_name, evidence.content_type)
+    response = FileResponse(open(path, "rb"), as_attachment=True, filename=filename)  # noqa: SIM115
     response["Content-Type"] = "application/octet-stream"
     response["X-Content-Type-Options"] = "nosniff"
     return response

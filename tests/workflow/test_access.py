@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from viewflow.workflow.models import Task
 
+from plans import roles
 from tests.factories import CriterionFactory, periods, plan_task
-from workflow import services
+from workflow import access, services
 from workflow.models import AuditEvent, Evidence, Notification, PeriodTask, Step
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -589,3 +591,212 @@ def test_lead_submit_without_evidence_or_explanation_is_400_and_nothing_moves(
     step.refresh_from_db()
     assert (step.state, step.result, step.submitted_at) == ("open", "", None)
     assert PeriodTask.objects.get(pk=period_task.pk).stage == "lead"
+
+
+# --- separation of duties: nobody decides on a report they wrote ---------------------------
+
+LEAD_DATA = {"result": "Đã ban hành kế hoạch", "self_assessment": "done", "explanation": "Không có tệp"}
+
+
+@pytest.fixture
+def office_led(units: dict[str, Any], personas: dict[str, Any], make_user: Any) -> dict[str, Any]:
+    """A task led by Văn phòng Sở (partner QLTM) whose lead report the office reviewer wrote.
+
+    ``writer`` is the office reviewer (a member of VP); ``colleague`` another office reviewer;
+    ``partner_director`` a director who is also a member of QLTM and wrote its opinion.
+    """
+    colleague = make_user("vp_cchc2", unit="VP", role=roles.OFFICE_REVIEWER)
+    partner_director = make_user("giamdoc_qltm", unit="QLTM", role=roles.DIRECTOR)
+    criterion = CriterionFactory()
+    task = plan_task(criterion, lead=[units["VP"]], partners=[units["QLTM"]])
+    period = periods(criterion.section.appendix.plan)["Q1"]
+    services.period_launch(period=period, actor=personas["office_reviewer"])
+    pt = PeriodTask.objects.get(plan_task=task, period=period)
+    writer = personas["office_reviewer"]
+    lead = pt.steps.get(kind="lead")
+    services.step_claim(step_id=lead.pk, user=writer)
+    services.step_submit(step_id=lead.pk, user=writer, data=LEAD_DATA)
+    partner = pt.steps.get(kind="partner")
+    services.step_claim(step_id=partner.pk, user=partner_director)
+    services.step_submit(step_id=partner.pk, user=partner_director, data={"result": "Nhất trí"})
+    return {
+        "period_task": pt,
+        "writer": writer,
+        "colleague": colleague,
+        "partner_director": partner_director,
+        "review": pt.steps.get(kind="review"),
+    }
+
+
+def approve_review(pt: PeriodTask, reviewer: Any) -> Step:
+    review = pt.steps.filter(kind="review").last()
+    services.step_claim(step_id=review.pk, user=reviewer)
+    services.step_submit(step_id=review.pk, user=reviewer, data={"decision": "approve", "reason": ""})
+    return pt.steps.filter(kind="sign_off").last()
+
+
+def test_author_of_the_lead_report_cannot_claim_its_review(client: Any, office_led: dict[str, Any]) -> None:
+    # Given the office reviewer wrote Văn phòng Sở's lead report
+    review, writer = office_led["review"], office_led["writer"]
+    before = db_state(review)
+    client.force_login(writer)
+
+    # When they claim its review on the step page
+    response = client.post(reverse("workflow:step", args=[review.pk]), {"action": "claim"})
+
+    # Then it is refused, nothing changed; another office reviewer may claim it
+    assert response.status_code == 403
+    assert db_state(review) == before
+    assert access.may_claim(writer, review) is False
+    assert access.may_claim(office_led["colleague"], review) is True
+    client.force_login(office_led["colleague"])
+    assert client.post(reverse("workflow:step", args=[review.pk]), {"action": "claim"}).status_code == 302
+
+
+def test_author_of_a_report_cannot_be_assigned_its_review_or_sign_off(office_led: dict[str, Any]) -> None:
+    # Given the reports written by the office reviewer (lead) and a director (partner)
+    pt, review = office_led["period_task"], office_led["review"]
+
+    # Then neither the access module nor the engine lets the step be given to its author
+    assert access.may_assign_to(review, office_led["writer"]) is False
+    assert access.may_assign_to(review, office_led["colleague"]) is True
+    assert review.task.flow_task.can_assign(office_led["writer"], review.task) is False
+    sign_off = approve_review(pt, office_led["colleague"])
+    assert access.may_assign_to(sign_off, office_led["partner_director"]) is False
+    assert sign_off.task.flow_task.can_assign(office_led["partner_director"], sign_off.task) is False
+
+
+@pytest.mark.parametrize("action", ["submit", "save"])
+def test_author_holding_the_review_cannot_execute_it(
+    client: Any, office_led: dict[str, Any], action: str
+) -> None:
+    # Given the review step is somehow held by the lead report's author (a claim made
+    # before the rule, or written to the database directly)
+    review, writer = office_led["review"], office_led["writer"]
+    Step.objects.filter(pk=review.pk).update(assignee=writer)
+    Task.objects.filter(pk=review.task_id).update(owner=writer, status="ASSIGNED")
+    before = db_state(review)
+    client.force_login(writer)
+
+    # When they approve (or save a draft of) their own report through the page or the service
+    response = client.post(
+        reverse("workflow:step", args=[review.pk]),
+        {"action": action, "report-decision": "approve", "report-reason": ""},
+    )
+
+    # Then it is refused and nothing changed
+    assert response.status_code == 403
+    with pytest.raises(PermissionDenied):
+        services.step_submit(step_id=review.pk, user=writer, data={"decision": "approve", "reason": ""})
+    assert db_state(review) == before
+    assert access.may_execute(writer, Step.objects.get(pk=review.pk)) is False
+    assert review.task.flow_task.can_execute(writer, Task.objects.get(pk=review.task_id)) is False
+
+
+def test_step_page_shows_the_author_no_claim_button_and_a_colleague_one(
+    client: Any, office_led: dict[str, Any]
+) -> None:
+    # Given the open, unclaimed review of the office reviewer's own report
+    url = reverse("workflow:step", args=[office_led["review"].pk])
+
+    # When the author opens the step page
+    client.force_login(office_led["writer"])
+    own = client.get(url)
+    # Then it is readable, offers no action, and says why
+    assert own.status_code == 200
+    assert not any(f'value="{a}"' in own.content.decode() for a in POST_ACTIONS)
+    assert "Bạn đã gửi báo cáo hoặc ý kiến được xem xét ở bước này" in own.content.decode()
+
+    # When another office reviewer opens it, the claim button is there and no such note
+    client.force_login(office_led["colleague"])
+    other = client.get(url).content.decode()
+    assert 'value="claim"' in other
+    assert "Bạn đã gửi báo cáo hoặc ý kiến" not in other
+
+
+def test_author_of_the_partner_opinion_cannot_sign_off(client: Any, office_led: dict[str, Any]) -> None:
+    # Given a colleague approved the review; the director who wrote QLTM's opinion and the director
+    pt, partner_director = office_led["period_task"], office_led["partner_director"]
+    sign_off = approve_review(pt, office_led["colleague"])
+    url = reverse("workflow:step", args=[sign_off.pk])
+    before = db_state(sign_off)
+
+    # When the opinion's author opens the sign-off and claims it
+    client.force_login(partner_director)
+    page = client.get(url)
+    claim = client.post(url, {"action": "claim"})
+
+    # Then there is no button, the claim is refused, nothing changed; another director may sign
+    assert page.status_code == 200 and 'value="claim"' not in page.content.decode()
+    assert claim.status_code == 403
+    assert db_state(sign_off) == before
+    assert access.may_claim(partner_director, Step.objects.get(pk=sign_off.pk)) is False
+    client.force_login(office_led["writer"])  # the lead's author is no signer at all
+    assert client.post(url, {"action": "claim"}).status_code == 403
+
+
+def test_author_of_the_lead_report_cannot_sign_off_even_as_director(
+    units: dict[str, Any], personas: dict[str, Any], make_user: Any
+) -> None:
+    # Given a director who is also a member of QLCN wrote QLCN's lead report
+    director = make_user("giamdoc_qlcn", unit="QLCN", role=roles.DIRECTOR)
+    criterion = CriterionFactory()
+    task = plan_task(criterion, lead=[units["QLCN"]])
+    period = periods(criterion.section.appendix.plan)["Q1"]
+    services.period_launch(period=period, actor=personas["office_reviewer"])
+    pt = PeriodTask.objects.get(plan_task=task, period=period)
+    lead = pt.steps.get(kind="lead")
+    services.step_claim(step_id=lead.pk, user=director)
+    services.step_submit(step_id=lead.pk, user=director, data=LEAD_DATA)
+    sign_off = approve_review(pt, personas["office_reviewer"])
+
+    # When they claim the sign-off
+    # Then it is refused, and the other director may sign
+    with pytest.raises(PermissionDenied):
+        services.step_claim(step_id=sign_off.pk, user=director)
+    assert Step.objects.get(pk=sign_off.pk).assignee_id is None
+    assert (
+        services.step_claim(step_id=sign_off.pk, user=personas["director"]).assignee == personas["director"]
+    )
+
+
+def test_sign_off_returned_to_the_office_is_still_not_reviewed_by_the_author(
+    office_led: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    # Given the sign-off sent the run back to the office: a new round with only a review step
+    pt, writer = office_led["period_task"], office_led["writer"]
+    sign_off = approve_review(pt, office_led["colleague"])
+    services.step_claim(step_id=sign_off.pk, user=personas["director"])
+    services.step_submit(
+        step_id=sign_off.pk, user=personas["director"], data={"decision": "office", "reason": "Xem lại"}
+    )
+    second_review = pt.steps.filter(kind="review").last()
+    assert second_review.round == 2 and second_review.state == "open"
+
+    # Then the lead report under review is still the author's: they may not claim it
+    assert access.may_claim(writer, second_review) is False
+    with pytest.raises(PermissionDenied):
+        services.step_claim(step_id=second_review.pk, user=writer)
+    assert access.may_claim(office_led["colleague"], second_review) is True
+
+
+def test_author_may_review_a_later_round_whose_report_someone_else_wrote(
+    office_led: dict[str, Any], make_user: Any
+) -> None:
+    # Given the review returned the report to Văn phòng Sở and a VP colleague rewrote it
+    pt, writer, colleague = office_led["period_task"], office_led["writer"], office_led["colleague"]
+    rewriter = make_user("vp_cv", unit="VP")
+    review = office_led["review"]
+    services.step_claim(step_id=review.pk, user=colleague)
+    services.step_submit(step_id=review.pk, user=colleague, data={"decision": "lead", "reason": "Thiếu"})
+    lead2 = pt.steps.filter(kind="lead").last()
+    assert lead2.round == 2
+    services.step_claim(step_id=lead2.pk, user=rewriter)
+    services.step_submit(step_id=lead2.pk, user=rewriter, data=LEAD_DATA)
+    second_review = pt.steps.filter(kind="review").last()
+
+    # Then the round-2 report is the rewriter's: the first author may review it, the rewriter not
+    assert access.may_claim(writer, second_review) is True
+    assert access.may_claim(rewriter, second_review) is False  # not an office reviewer anyway
+    assert access.wrote_report_under_decision(rewriter, second_review) is True
+    assert access.wrote_report_under_decision(writer, second_review) is False

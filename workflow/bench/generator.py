@@ -70,7 +70,7 @@ from plans.models import (
     Section,
     Unit,
 )
-from workflow.audit import GENESIS, event_hash
+from workflow.audit import GENESIS, current_algorithm, event_hash
 from workflow.models import AuditEvent, Notification, PeriodTask, Step, TaskProcess
 
 UTC = dt.UTC
@@ -326,6 +326,7 @@ EVENT_COLUMNS = (
     "data",
     "prev_hash",
     "hash",
+    "algorithm",
 )
 
 
@@ -1045,6 +1046,7 @@ class Generator:
             event.seq = seq
             event.prev_hash = prev
             event.id = new_ids()
+            event.algorithm = current_algorithm()
             event.hash = prev = event_hash(event)
         self._chain = (seq, prev)
         with transaction.atomic():
@@ -1110,6 +1112,7 @@ class Generator:
                         _json(e.data),
                         e.prev_hash,
                         e.hash,
+                        e.algorithm,
                     )
                     for e in events
                 ),
