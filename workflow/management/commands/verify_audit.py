@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from workflow.audit import ChainStatus, action_label, verify_chain_status
@@ -87,15 +87,13 @@ def write_exported_head(folder: Path, status: ChainStatus) -> Path:
 
 
 def mail_auditors(subject: str, body: str) -> int:
-    """Mail the auditors (the "Kiểm tra, thẩm định" group) with Django's mail, after the check.
-
-    One small function on purpose: when a durable mail queue exists (workflow/mail.py), this
-    is the one call to move onto it. Returns the number of recipients.
-    """
+    """Queue a mail to the auditors (the "Kiểm tra, thẩm định" group) on the durable mail queue
+    (workflow/mail.py): the check never waits for the mail server. Returns the number of recipients."""
     from django.contrib.auth import get_user_model
-    from django.core.mail import send_mail
 
     from plans.roles import AUDITOR
+    from workflow.mail import SUBJECT_MAX, header_line, mails_enqueue
+    from workflow.models import OutgoingMail
 
     recipients = sorted(
         get_user_model()
@@ -104,8 +102,9 @@ def mail_auditors(subject: str, body: str) -> int:
         .values_list("email", flat=True)
         .distinct()
     )
-    if recipients:
-        send_mail(subject, body, None, recipients)
+    line = header_line(subject, limit=SUBJECT_MAX)
+    with transaction.atomic():
+        mails_enqueue([OutgoingMail(recipient=r, subject=line, body=body) for r in recipients])
     return len(recipients)
 
 

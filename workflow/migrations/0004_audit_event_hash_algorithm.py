@@ -11,7 +11,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('workflow', '0002_audit_event_append_only'),
+        ('workflow', '0003_outgoing_mail'),
     ]
 
     operations = [
