@@ -3,6 +3,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 SEED := plans/seed/ke-hoach-cchc-2024-phu-luc.txt
+PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := config.settings
 
 .PHONY: backup restore test-faults messages run serve install check-system migrate seed test test-sqlite test-postgres lint check bench e2e clean
@@ -28,10 +29,11 @@ migrate: install
 seed: migrate
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py import_plan $(SEED)
+	DEBUG=1 $(BIN)/python manage.py seed_demo_year
 
 run: seed
-	@echo "Mở http://127.0.0.1:8000 – đăng nhập bằng một tài khoản mẫu ở trên."
-	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
+	@echo "Mở http://127.0.0.1:$(PORT) – đăng nhập bằng một tài khoản mẫu ở trên."
+	DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 # The README's test command: the whole suite on SQLite, then on PostgreSQL when DATABASE_URL is set.
 test: install
