@@ -66,6 +66,14 @@ class UnitForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Ngày không hợp lệ (dd/mm/yyyy)."},
     )
+    aliases = forms.CharField(
+        label="Tên gọi khác",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Mỗi dòng một tên, như cách viết trong các kế hoạch cũ; tên cũ được giữ tự động khi đổi tên.",
+        error_messages={"max_length": "Tối đa 2000 ký tự.", **_NUL},
+    )
     order = forms.IntegerField(
         label="Thứ tự",
         min_value=0,
@@ -82,7 +90,8 @@ class UnitForm(forms.Form):
     def __init__(self, *args: Any, unit: Unit | None = None, **kwargs: Any) -> None:
         self.unit = unit
         if unit is not None and "initial" not in kwargs:
-            kwargs["initial"] = {name: getattr(unit, name) for name in self.base_fields}
+            kwargs["initial"] = {name: getattr(unit, name) for name in self.base_fields if name != "aliases"}
+            kwargs["initial"]["aliases"] = "\n".join(str(a) for a in unit.aliases or [])
         super().__init__(*args, **kwargs)
 
     def _others(self) -> Any:
@@ -103,6 +112,10 @@ class UnitForm(forms.Form):
         if self._others().filter(short_name__iexact=short).exists():
             raise ValidationError("Đã có đơn vị dùng tên viết tắt này.")
         return short
+
+    def clean_aliases(self) -> list[str]:
+        names = [_clean_text(line) for line in self.cleaned_data["aliases"].splitlines()]
+        return list(dict.fromkeys(name for name in names if name))
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

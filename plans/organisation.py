@@ -174,7 +174,7 @@ def membership_clear(*, user: User, actor: Any = None) -> None:
 
 # --- the office's set-up pages (plans/views_setup.py) ---------------------------------------
 
-UNIT_FIELDS = ("name", "short_name", "kind", "active_from", "active_to", "order")
+UNIT_FIELDS = ("name", "short_name", "kind", "aliases", "active_from", "active_to", "order")
 PERSON_FIELDS = ("last_name", "first_name", "email")
 # The roles the set-up pages grant; unit staff and heads come with a membership.
 GLOBAL_ROLES = (roles.OFFICE_REVIEWER, roles.DIRECTOR, roles.DEPUTY_DIRECTOR, roles.AUDITOR)
@@ -203,6 +203,9 @@ def unit_save(*, unit: Unit | None, data: dict[str, Any], actor: Any) -> Unit:
     old_groups = (unit.member_group_name, unit.head_group_name)
     for name, value in data.items():
         setattr(unit, name, value)
+    if not creating and unit.name != before["name"] and before["name"] not in unit.aliases:
+        # Older plan files still name the unit as it was called: they keep importing.
+        unit.aliases = [*unit.aliases, before["name"]]
     unit.full_clean()
     if not creating and unit.short_name != before["short_name"]:
         new_groups = (unit.member_group_name, unit.head_group_name)

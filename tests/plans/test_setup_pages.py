@@ -218,11 +218,14 @@ def test_renaming_a_unit_keeps_its_people_and_their_rights(
             "short_name": "QLTMTT",
             "kind": "division",
             "active_from": "2026-01-01",
+            "aliases": "Phòng QLTM\r\n  \r\nPhòng QLTM",
             "order": str(qltm.order),
         },
     )
     assert response.status_code == 302
     qltm.refresh_from_db()
+    # the old name stays an alias, so older plan files still name the unit
+    assert qltm.aliases == ["Phòng QLTM", "Phòng Quản lý thương mại"]
     assert (qltm.name, qltm.short_name, qltm.active_from) == (
         "Phòng Quản lý thương mại và thị trường",
         "QLTMTT",
