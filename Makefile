@@ -29,6 +29,7 @@ migrate: install
 seed: migrate
 	DEBUG=1 $(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py import_plan $(SEED)
+	DEBUG=1 $(BIN)/python manage.py seed_demo_year
 
 # The web server and one background worker (mail; docs/operations.md); Ctrl-C stops both.
 run: seed

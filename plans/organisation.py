@@ -140,3 +140,166 @@ def deputy_set_units(*, user: User, units: Iterable[Unit], actor: Any = None) ->
                 "oversees_after": [u.name for u in all_units if u.pk in wanted],
             },
         )
+
+
+@transaction.atomic
+def global_role_remove(*, user: User, role: str, actor: Any = None) -> None:
+    group = Group.objects.get(name=role)
+    if not user.groups.filter(pk=group.pk).exists():
+        return
+    user.groups.remove(group)
+    audit_record(actor=actor, action="role_changed", data={"user": user.username, "removed": role})
+    _forget_roles(user)
+
+
+@transaction.atomic
+def membership_clear(*, user: User, actor: Any = None) -> None:
+    """The user leaves their unit (e.g. appointed to the leadership): groups and rights go with it."""
+    old = Membership.objects.filter(user=user).select_related("unit").first()
+    if old is None:
+        return
+    user.groups.remove(
+        *Group.objects.filter(
+            name__in=[old.unit.member_group_name, old.unit.head_group_name, roles.UNIT_HEAD, roles.STAFF]
+        )
+    )
+    old.delete()
+    audit_record(
+        actor=actor,
+        action="membership_changed",
+        data={"user": user.username, "before": {"unit": old.unit.name, "role": old.role}, "after": None},
+    )
+    _forget_roles(user)
+
+
+# --- the office's set-up pages (plans/views_setup.py) ---------------------------------------
+
+UNIT_FIELDS = ("name", "short_name", "kind", "aliases", "active_from", "active_to", "order")
+PERSON_FIELDS = ("last_name", "first_name", "email")
+# The roles the set-up pages grant; unit staff and heads come with a membership.
+GLOBAL_ROLES = (roles.OFFICE_REVIEWER, roles.DIRECTOR, roles.DEPUTY_DIRECTOR, roles.AUDITOR)
+
+
+def _values(obj: Any, names: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in names}
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
+
+
+@transaction.atomic
+def unit_save(*, unit: Unit | None, data: dict[str, Any], actor: Any) -> Unit:
+    """Create a unit or change one (names are effective-dated: a unit that ends gets an end
+    date, never a delete). Its groups follow its short name; the change is audited."""
+    from django.core.exceptions import ValidationError
+
+    creating = unit is None
+    if unit is None:
+        unit, before = Unit(), {}
+    else:
+        unit = Unit.objects.select_for_update().get(pk=unit.pk)
+        before = _values(unit, UNIT_FIELDS)
+    old_groups = (unit.member_group_name, unit.head_group_name)
+    for name, value in data.items():
+        setattr(unit, name, value)
+    if not creating and unit.name != before["name"] and before["name"] not in unit.aliases:
+        # Older plan files still name the unit as it was called: they keep importing.
+        unit.aliases = [*unit.aliases, before["name"]]
+    unit.full_clean()
+    if not creating and unit.short_name != before["short_name"]:
+        new_groups = (unit.member_group_name, unit.head_group_name)
+        if Group.objects.filter(name__in=new_groups).exists():
+            raise ValidationError({"short_name": "Tên viết tắt này trùng tên một nhóm quyền đang có."})
+        for old, new in zip(old_groups, new_groups, strict=True):
+            Group.objects.filter(name=old).update(name=new)
+    unit.save()
+    unit_ensure_groups(unit=unit)
+    changes = _changes(before, _values(unit, UNIT_FIELDS))
+    if changes:
+        audit_record(
+            actor=actor,
+            action="unit_created" if creating else "unit_changed",
+            data={"unit": unit.name, "changes": changes},
+        )
+    return unit
+
+
+@transaction.atomic
+def person_create(
+    *, username: str, last_name: str, first_name: str, email: str, password: str, actor: Any
+) -> User:
+    """A new account; its unit and roles are set by ``person_update`` in the same transaction."""
+    user = User(username=username, last_name=last_name, first_name=first_name, email=email)
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    audit_record(
+        actor=actor,
+        action="person_created",
+        data={"user": username, "name": roles.display_name(user), "email": email},
+    )
+    return user
+
+
+@transaction.atomic
+def person_update(
+    *,
+    user: User,
+    actor: Any,
+    last_name: str,
+    first_name: str,
+    email: str,
+    is_active: bool,
+    unit: Unit | None,
+    unit_role: str,
+    global_roles: Iterable[str],
+    oversees: Iterable[Unit],
+) -> User:
+    """Name, e-mail, unit and role in it, global roles, units overseen (Phó Giám đốc), active.
+
+    Each kind of change is audited by the service that makes it. Nobody deactivates
+    themselves or takes away their own office role: the department would be locked out of
+    its own set-up.
+    """
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    if user.is_superuser:
+        raise PermissionDenied("Tài khoản quản trị hệ thống chỉ được sửa trong trang quản trị.")
+    wanted_roles = set(global_roles) & set(GLOBAL_ROLES)
+    if actor is not None and user.pk == actor.pk:
+        if not is_active:
+            raise ValidationError({"is_active": "Không thể tự khóa tài khoản của chính mình."})
+        if roles.OFFICE_REVIEWER in roles.roles_of(user).groups and roles.OFFICE_REVIEWER not in wanted_roles:
+            raise ValidationError({"global_roles": "Không thể tự bỏ vai trò đầu mối CCHC của chính mình."})
+    oversees = list(oversees)
+    if oversees and roles.DEPUTY_DIRECTOR not in wanted_roles:
+        raise ValidationError({"oversees": "Chỉ Phó Giám đốc được phân công phụ trách đơn vị."})
+
+    before = _values(user, PERSON_FIELDS)
+    user.last_name, user.first_name, user.email = last_name, first_name, email
+    changes = _changes(before, _values(user, PERSON_FIELDS))
+    was_active = user.is_active
+    user.is_active = is_active
+    user.full_clean(exclude=["password"])
+    user.save()
+    if changes:
+        audit_record(actor=actor, action="person_changed", data={"user": user.username, "changes": changes})
+    if was_active != is_active:
+        audit_record(
+            actor=actor,
+            action="person_reactivated" if is_active else "person_deactivated",
+            data={"user": user.username},
+        )
+    if unit is not None:
+        membership_set(user=user, unit=unit, role=unit_role, actor=actor)
+    else:
+        membership_clear(user=user, actor=actor)
+    for role in GLOBAL_ROLES:
+        if role in wanted_roles:
+            global_role_add(user=user, role=role, actor=actor)
+        else:
+            global_role_remove(user=user, role=role, actor=actor)
+    deputy_set_units(user=user, units=oversees, actor=actor)
+    _forget_roles(user)
+    return user

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from plans.models import Plan, ReportingPeriod
 
@@ -28,3 +30,31 @@ def periods_ensure(*, plan: Plan) -> list[ReportingPeriod]:
         )
         periods.append(period)
     return periods
+
+
+@transaction.atomic
+def period_deadline_set(*, period: ReportingPeriod, deadline: datetime.date, actor: Any) -> ReportingPeriod:
+    """Change a period's internal deadline (the model's own rules apply: full_clean); the open
+    steps of its runs get their due dates again from it, so reminders follow. Audited."""
+    from workflow.audit import audit_record
+    from workflow.models import Step
+    from workflow.services import step_due_date
+
+    period = ReportingPeriod.objects.select_for_update().select_related("plan").get(pk=period.pk)
+    before = period.deadline
+    if before == deadline:
+        return period
+    period.deadline = deadline
+    period.full_clean()
+    period.save(update_fields=["deadline"])
+    moved = 0
+    for kind in Step.Kind.values:
+        moved += Step.objects.filter(period_task__period=period, kind=kind, state=Step.State.OPEN).update(
+            due_date=step_due_date(period=period, kind=kind)
+        )
+    audit_record(
+        actor=actor,
+        action="deadline_changed",
+        data={"period": period.label, "before": before, "after": deadline, "open_steps": moved},
+    )
+    return period

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from plans import views
+from plans import views, views_setup
 
 app_name = "plans"
 urlpatterns = [
@@ -9,4 +9,14 @@ urlpatterns = [
     path("nhap/xem-truoc/", views.plan_upload_preview, name="upload_preview"),
     path("nhap/xac-nhan/", views.plan_upload_confirm, name="upload_confirm"),
     path("nhap/huy/", views.plan_upload_cancel, name="upload_cancel"),
+    # Thiết lập: the office's set-up pages (plans/views_setup.py).
+    path("thiet-lap/", views_setup.setup_index, name="setup"),
+    path("thiet-lap/don-vi/", views_setup.unit_list, name="setup_units"),
+    path("thiet-lap/don-vi/them/", views_setup.unit_edit, name="setup_unit_add"),
+    path("thiet-lap/don-vi/<int:pk>/", views_setup.unit_edit, name="setup_unit"),
+    path("thiet-lap/nguoi-dung/", views_setup.person_list, name="setup_people"),
+    path("thiet-lap/nguoi-dung/them/", views_setup.person_edit, name="setup_person_add"),
+    path("thiet-lap/nguoi-dung/<int:pk>/", views_setup.person_edit, name="setup_person"),
+    path("thiet-lap/ky-bao-cao/", views_setup.period_list, name="setup_periods"),
+    path("thiet-lap/ky-bao-cao/<int:pk>/", views_setup.period_edit, name="setup_period"),
 ]

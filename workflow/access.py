@@ -33,6 +33,14 @@ def may_view_period_task(user: Any, period_task: PeriodTask) -> bool:
     )
 
 
+def may_manage_organisation(user: Any) -> bool:
+    """The office's set-up pages (units, people and their roles, period deadlines): the CCHC
+    focal point of Văn phòng Sở, as for launching and importing; superusers have the admin too."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or roles_of(user).is_office
+
+
 def _has_unit_perm(user: Any, perm: str, unit: Any) -> bool:
     """Object permission on a unit, through one guardian checker per user object (it caches
     the user's and groups' grants, so several checks on one page cost two queries)."""

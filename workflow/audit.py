@@ -61,6 +61,13 @@ ACTION_LABELS: Final[dict[str, str]] = {
     "membership_changed": "Thay đổi đơn vị, vai trò trong đơn vị",
     "role_changed": "Thay đổi vai trò",
     "mail_resent": "Gửi lại thư",
+    "unit_created": "Thêm đơn vị",
+    "unit_changed": "Sửa thông tin đơn vị",
+    "person_created": "Tạo tài khoản",
+    "person_changed": "Sửa thông tin người dùng",
+    "person_deactivated": "Khóa tài khoản",
+    "person_reactivated": "Mở lại tài khoản",
+    "deadline_changed": "Đổi hạn nộp của kỳ báo cáo",
 }
 
 

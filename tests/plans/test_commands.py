@@ -1,18 +1,25 @@
-"""manage.py import_plan and export_plan."""
+"""manage.py import_plan, export_plan, seed_demo and seed_demo_year."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 from openpyxl import load_workbook
 
+from plans.management.commands.seed_demo_year import current_period
 from plans.models import Appendix, Criterion, Plan, PlanTask, ReportingPeriod, Section, Unit
-from workflow.models import AuditEvent
+from plans.periods import periods_ensure
+from workflow import services
+from workflow.models import AuditEvent, Notification, PeriodTask, Step
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
 SEED_TXT = SEED / "ke-hoach-cchc-2024-phu-luc.txt"
@@ -227,3 +234,156 @@ def test_export_plan_without_plans_or_unknown_id(units: dict[str, Unit]) -> None
         run("export_plan", "--format", "json")
     with pytest.raises(CommandError, match="Không có kế hoạch ID 5"):
         run("export_plan", "--format", "json", "--plan", "5")
+
+
+# --- seed_demo and seed_demo_year: the living demo ---------------------------------------
+
+# A demo date in the middle of a quarter: the next deadline is 6 tháng's, 10/06/2026.
+DEMO_DAY = datetime.datetime(2026, 5, 2, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+
+
+@pytest.fixture
+def demo_seeded(db: Any, settings: Any) -> str:
+    """seed_demo with its accounts and the 2024 seed plan imported, as `make seed` does."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    output = run("seed_demo", "--demo-accounts")
+    run("import_plan", str(SEED_TXT))
+    return output
+
+
+def test_seed_demo_prints_every_login_with_its_role_and_vietnamese_name(demo_seeded: str) -> None:
+    lines = [line.split(maxsplit=1) for line in demo_seeded.splitlines() if line.startswith("  ")]
+    assert len(lines) == 18
+    printed = dict(lines)
+    assert printed["giamdoc"].endswith("Giám đốc")
+    assert printed["phogiamdoc"] == "Trần Thị Phó           Phó Giám đốc"
+    assert printed["vanphong"] == (
+        "Lê Thị Đầu Mối         Văn phòng Sở - đầu mối CCHC; Chuyên viên – Văn phòng Sở"
+    )
+    assert printed["kiemtra"].endswith("Kiểm tra, thẩm định")
+    assert printed["qlcn.cv"].endswith("Chuyên viên – Phòng Quản lý công nghiệp")
+    assert printed["ttkc.tp"].endswith("Trưởng đơn vị – Trung tâm Khuyến công và Xúc tiến Thương mại")
+    # no account is printed without a role
+    assert all(len(value.split("  ")) > 1 and value.strip() for value in printed.values())
+
+
+def _demo_state() -> dict[str, int]:
+    return {
+        "plans": Plan.objects.count(),
+        "runs": PeriodTask.objects.count(),
+        "steps": Step.objects.count(),
+        "events": AuditEvent.objects.count(),
+        "notifications": Notification.objects.count(),
+    }
+
+
+@time_machine.travel(DEMO_DAY, tick=False)
+def test_seed_demo_year_runs_the_current_period_at_every_stage(demo_seeded: str, settings: Any) -> None:
+    settings.DEBUG = True
+    plan_2024 = Plan.objects.get(year=2024)
+    before_2024 = list(PlanTask.objects.filter(plan=plan_2024).values_list("key", "task"))
+
+    output = run("seed_demo_year")
+
+    plan = Plan.objects.get(year=2026)
+    assert plan.title == "Kế hoạch cải cách hành chính năm 2026 (dữ liệu mẫu)"
+    assert "kỳ đang chạy: 6 tháng/2026" in output
+    # the same tasks as the 2024 seed plan
+    assert list(PlanTask.objects.filter(plan=plan).values_list("key", "task")) == before_2024
+    # only the current period is launched, with every run it has
+    period = ReportingPeriod.objects.get(plan=plan, code="H1")
+    runs = PeriodTask.objects.filter(period__plan=plan)
+    assert set(runs.values_list("period_id", flat=True)) == {period.pk}
+    assert runs.count() == len(services.tasks_for_period(plan=plan, period=period))
+    stages = dict(runs.values_list("stage").annotate(n=Count("pk")))
+    assert stages == {
+        "lead": runs.count() - 9,
+        "partner": 2,
+        "review": 2,
+        "sign_off": 2,
+        "done": 2,
+        "canceled": 1,
+    }
+    # lead open (unclaimed), lead drafted (claimed, a draft saved), returned with a reason
+    lead_steps = Step.objects.filter(period_task__period=period, kind="lead", state="open")
+    drafted = lead_steps.filter(draft_saved_at__isnull=False)
+    assert drafted.count() == 2
+    assert all(s.assignee.username == f"{s.unit.short_name.lower()}.cv" for s in drafted)
+    untouched = runs.filter(stage="lead", round=1).exclude(steps__assignee__isnull=False)
+    assert untouched.count() == runs.count() - 12
+    returned = runs.get(round=2)
+    assert returned.stage == "lead"
+    decision = Step.objects.get(period_task=returned, kind="review")
+    assert (decision.decision, decision.state, decision.submitted_by.username) == ("lead", "done", "vanphong")
+    assert decision.reason.startswith("Chưa nêu số liệu cụ thể")
+    again = Step.objects.get(period_task=returned, kind="lead", state="open")
+    assert again.result.startswith("Đã triển khai nhiệm vụ")  # starts from the returned text
+    # done runs were signed off by the director, on time
+    for done in runs.filter(stage="done"):
+        assert done.bucket(DEMO_DAY.date()) == "done_on_time"
+        assert done.steps.get(kind="sign_off").submitted_by.username == "giamdoc"
+    # every action was a real, audited service call by a demo user
+    assert AuditEvent.objects.filter(action="launch").count() == runs.count()
+    assert AuditEvent.objects.filter(action="return", reason__startswith="Chưa nêu").count() == 1
+    assert AuditEvent.objects.filter(action="cancel").count() == 1
+    assert AuditEvent.objects.filter(action="sign_off").count() == 2
+    # no step of the demo is due in the past of the demo date
+    assert Step.objects.filter(state="open", due_date__lt=DEMO_DAY.date()).count() == 0
+    assert Step.objects.filter(state="open").order_by("due_date").first().due_date == datetime.date(
+        2026, 6, 4
+    )
+    # the 2024 plan stays as imported: nothing of it is launched
+    assert not PeriodTask.objects.filter(period__plan=plan_2024).exists()
+    assert list(PlanTask.objects.filter(plan=plan_2024).values_list("key", "task")) == before_2024
+
+
+@time_machine.travel(DEMO_DAY, tick=False)
+def test_seed_demo_year_again_changes_nothing(demo_seeded: str, settings: Any) -> None:
+    settings.DEBUG = True
+    run("seed_demo_year")
+    first = _demo_state()
+    output = run("seed_demo_year")
+    assert _demo_state() == first
+    assert "Đã có (không thay đổi)" in output
+    # and seed_demo with import_plan again (the rest of `make seed`) changes nothing either
+    run("seed_demo", "--demo-accounts")
+    run("import_plan", str(SEED_TXT))
+    assert _demo_state() == first
+
+
+@pytest.mark.parametrize(
+    ("day", "code"),
+    [
+        (datetime.date(2026, 1, 5), "Q1"),
+        (datetime.date(2026, 3, 10), "Q1"),
+        (datetime.date(2026, 3, 11), "H1"),
+        (datetime.date(2026, 9, 30), "Y"),
+        (datetime.date(2026, 12, 20), "Y"),  # after the last deadline: the one most recently passed
+    ],
+)
+def test_the_current_period_is_the_next_deadline_or_the_last_passed(
+    units: dict[str, Unit], day: datetime.date, code: str
+) -> None:
+    plan = Plan.objects.create(title="Kế hoạch", year=2026)
+    assert current_period(periods_ensure(plan=plan), day).code == code
+
+
+def test_seed_demo_year_does_nothing_without_debug_or_next_to_a_real_plan(
+    demo_seeded: str, settings: Any
+) -> None:
+    settings.DEBUG = False
+    assert "DEBUG tắt" in run("seed_demo_year")
+    assert _demo_state()["runs"] == 0
+    # a real plan of the current year is never turned into a demo
+    settings.DEBUG = True
+    with time_machine.travel(datetime.datetime(2024, 5, 2, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))):
+        assert "không phải dữ liệu mẫu" in run("seed_demo_year")
+    assert _demo_state()["runs"] == 0
+    assert Plan.objects.count() == 1
+
+
+def test_seed_demo_year_needs_the_demo_accounts(units: dict[str, Unit], settings: Any) -> None:
+    settings.DEBUG = True
+    with pytest.raises(CommandError, match="Chưa có tài khoản mẫu"):
+        run("seed_demo_year")
+    assert Plan.objects.count() == 0  # nothing half-written

@@ -91,7 +91,12 @@ class Command(BaseCommand):
                 organisation.global_role_add(user=user, role=account["global"])
             if "oversees" in account:
                 organisation.deputy_set_units(user=user, units=[units[s] for s in account["oversees"]])
-            rows.append((account["username"], account.get("global") or ""))
+            rows.append(user.pk)
         self.stdout.write(f"Tài khoản mẫu (mật khẩu: {DEMO_PASSWORD}):")
-        for username, role in rows:
-            self.stdout.write(f"  {username:<14} {role}")
+        # Read again: each account's roles as they now are (the services changed them).
+        people = User.objects.in_bulk(rows)
+        for pk in rows:
+            user = people[pk]
+            self.stdout.write(
+                f"  {user.username:<12} {roles.display_name(user):<22} {roles.roles_of(user).label}"
+            )
