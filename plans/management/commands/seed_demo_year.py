@@ -229,10 +229,16 @@ class Command(BaseCommand):
         if plan is None and Plan.objects.filter(year=year).exists():
             self.stdout.write(f"Đã có kế hoạch năm {year} không phải dữ liệu mẫu: không tạo kế hoạch mẫu.")
             return
-        # The demo's users have e-mail addresses: nobody is mailed about made-up work.
+        # The demo's users have e-mail addresses: nobody is mailed about made-up work. Mail is
+        # queued (workflow/mail.py), so the mails the demo's actions queued are dropped before
+        # commit; their delivery jobs then find nothing to send.
+        from workflow.models import OutgoingMail
+
         quiet = override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend")
         with quiet, transaction.atomic():
+            last_mail = OutgoingMail.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
             plan, period, created = self._seed(plan, year, today)
+            OutgoingMail.objects.filter(pk__gt=last_mail).delete()
         counts = stage_counts(period)
         verb = "Đã tạo" if created else "Đã có (không thay đổi)"
         self.stdout.write(f"{verb} kế hoạch mẫu “{plan.title}” (ID {plan.pk}), kỳ đang chạy: {period.label}.")
