@@ -96,7 +96,7 @@ def test_office_reviewer_sees_the_upload_form(client: Client, personas: dict[str
     content = response.content.decode()
     assert 'data-busy="Đang đọc tệp…"' in content
     assert 'enctype="multipart/form-data"' in content
-    assert "Tệp kế hoạch (.docx hoặc .txt)" in content
+    assert "Tệp kế hoạch (.docx, .doc, .odt hoặc .txt)" in content
 
 
 @pytest.mark.parametrize("persona", ["staff", "unit_head", "director", "deputy", "auditor"])
@@ -118,7 +118,7 @@ def test_everyone_else_gets_403_on_every_import_step(
 BAD_FILES = [
     pytest.param(b"", "ke-hoach.txt", "Tệp rỗng: không có nội dung để nhập.", id="empty"),
     pytest.param(
-        SEED_TXT, "ke-hoach.pdf", "Chỉ nhận tệp Word (.docx) hoặc văn bản (.txt", id="wrong-extension"
+        SEED_TXT, "ke-hoach.pdf", "Chỉ nhận tệp Word (.docx, .doc), OpenDocument (.odt)", id="wrong-extension"
     ),
     pytest.param(
         SEED_DOCX, "ke-hoach.txt", "Tệp có đuôi .txt nhưng nội dung là tệp nén", id="docx-named-txt"
@@ -170,7 +170,7 @@ def test_too_large_upload_is_refused_before_any_parser_runs(
     def parser_must_not_run(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the parser ran")
 
-    monkeypatch.setattr("plans.views.parse_plan_file", parser_must_not_run)
+    monkeypatch.setattr("plans.views.parse_upload_bounded", parser_must_not_run)
     login(client, personas["office_reviewer"])
     big = SEED_TXT + b" " * (10 * 1024 * 1024 + 1 - len(SEED_TXT))
     response = upload(client, big)
