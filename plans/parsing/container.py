@@ -5,10 +5,15 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from collections.abc import Iterator
+from typing import IO
+from xml.etree.ElementTree import Element
+
+import defusedxml.ElementTree as SafeET
 
 from plans.parsing.errors import PlanParseError
 
-__all__ = ["ZIP_MAGICS", "open_checked_zip"]
+__all__ = ["ZIP_MAGICS", "XmlBudget", "open_checked_zip"]
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _MAX_RATIO = 100  # uncompressed : compressed
@@ -67,3 +72,48 @@ def open_checked_zip(
                 f"Tệp {label} có dấu hiệu “bom nén” (dung lượng giải nén bất thường); không xử lý vì lý do an toàn."
             )
     return archive
+
+
+class XmlBudget:
+    """How many XML elements one file may hold, all its parts together.
+
+    The byte limits of the container bound how much XML there is, not how many elements
+    it makes: 30 MB of ``<w:p/>`` is five million of them, gigabytes once built and
+    seconds to walk. Before a part is parsed its bytes are scanned (in C, chunk by chunk:
+    every ``<`` that does not open an end tag is at most one element) and the file is
+    refused as soon as the budget is spent; only then is the part parsed, with DTDs and
+    entities forbidden (defusedxml).
+    """
+
+    _CHUNK = 1 << 20
+
+    def __init__(self, label: str, elements: int) -> None:
+        self.label = label
+        self.elements = elements
+        self.left = elements
+
+    def _spend(self, chunk: bytes) -> None:
+        self.left -= chunk.count(b"<") - chunk.count(b"</")
+        if self.left < 0:
+            limit = f"{self.elements:,}".replace(",", ".")
+            raise PlanParseError(
+                f"Tệp {self.label} có quá nhiều phần tử XML (hơn {limit}), nhiều hơn hẳn một kế hoạch; "
+                "không xử lý vì lý do an toàn."
+            )
+
+    def iterparse(self, source: IO[bytes]) -> Iterator[tuple[str, Element]]:
+        """("start" | "end", element) of a part, once the whole part is within the budget.
+
+        ``source`` must be seekable (a zip entry is: it is decompressed again from the start).
+        """
+        while chunk := source.read(self._CHUNK):
+            self._spend(chunk)
+        source.seek(0)
+        yield from SafeET.iterparse(
+            source, events=("start", "end"), forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+
+    def tree(self, data: bytes) -> Element:
+        """A small part as a tree, counted like the others."""
+        self._spend(data)
+        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)

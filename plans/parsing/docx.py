@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import IO
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
-import defusedxml.ElementTree as SafeET
 
-from plans.parsing.container import open_checked_zip
+from plans.parsing.container import XmlBudget, open_checked_zip
 from plans.parsing.errors import PlanParseError
 from plans.parsing.normalize import clean_text, fold_spaces
 from plans.parsing.tables import (
@@ -27,7 +27,11 @@ from plans.parsing.tables import (
 from plans.parsing.tree import ParsedPlan
 from plans.parsing.units import UnitDirectory
 
-__all__ = ["parse_docx"]
+__all__ = ["MAX_XML_ELEMENTS", "parse_docx"]
+
+# Elements of word/document.xml: the seed plan has 3 741, a plan written with heavy
+# formatting a few tens of thousands; 30 MB of tiny elements would be five million.
+MAX_XML_ELEMENTS = 300_000
 
 # Limits for the .docx container, checked before anything is decompressed or parsed.
 _MAX_ZIP_ENTRIES = 1000
@@ -133,8 +137,8 @@ def _docx_rows(table: Element) -> list[tuple[int, list[_DocxCell]]]:
     return out
 
 
-def _read_document_xml(data: bytes) -> bytes:
-    """The main document part, after the container checks."""
+def _open_document(data: bytes) -> tuple[zipfile.ZipFile, zipfile.ZipInfo]:
+    """The checked container and its main document part (not yet decompressed)."""
     archive = open_checked_zip(
         data,
         label=".docx",
@@ -144,54 +148,55 @@ def _read_document_xml(data: bytes) -> bytes:
         max_part=_MAX_TOTAL_UNCOMPRESSED,
         ratio_from=_RATIO_CHECK_FROM,
     )
-    with archive:
-        try:
-            info = archive.getinfo(_DOCUMENT_PART)
-        except KeyError as exc:
-            raise PlanParseError(
-                "Tệp không phải tài liệu Word hợp lệ: thiếu phần nội dung chính (word/document.xml)."
-            ) from exc
-        if info.file_size > _MAX_DOCUMENT_XML:
-            raise PlanParseError("Nội dung tài liệu Word quá lớn; không xử lý vì lý do an toàn.")
-        try:
-            with archive.open(info) as handle:
-                # zipfile stops at the declared size (and checks the CRC), so a lying
-                # header cannot make this read more than the limit.
-                xml = handle.read(_MAX_DOCUMENT_XML + 1)
-        except RuntimeError as exc:  # encrypted entry
-            raise PlanParseError("Tệp .docx được đặt mật khẩu; hãy bỏ mật khẩu rồi tải lên lại.") from exc
-        except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError, ValueError) as exc:
-            raise PlanParseError("Tệp .docx bị hỏng hoặc không trọn vẹn.") from exc
-    if len(xml) > _MAX_DOCUMENT_XML:
-        raise PlanParseError("Nội dung tài liệu Word quá lớn; không xử lý vì lý do an toàn.")
-    return xml
-
-
-def _docx_root(xml: bytes) -> Element:
     try:
-        # forbid_dtd: a WordprocessingML part never needs a DTD, and refusing it also
-        # refuses every entity trick (billion laughs, external entities).
-        root = SafeET.fromstring(xml, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except defusedxml.DefusedXmlException as exc:
+        info = archive.getinfo(_DOCUMENT_PART)
+    except KeyError as exc:
+        archive.close()
         raise PlanParseError(
-            "Tệp .docx chứa khai báo DTD/thực thể XML — không được phép vì lý do an toàn."
+            "Tệp không phải tài liệu Word hợp lệ: thiếu phần nội dung chính (word/document.xml)."
         ) from exc
-    except (ParseError, ValueError) as exc:
-        raise PlanParseError("Nội dung tài liệu Word (word/document.xml) bị hỏng.") from exc
-    if root.tag != _W + "document" or root.find(_W + "body") is None:
-        raise PlanParseError("Tệp .docx không có nội dung văn bản Word (w:document/w:body).")
-    return root
+    if info.file_size > _MAX_DOCUMENT_XML:
+        archive.close()
+        raise PlanParseError("Nội dung tài liệu Word quá lớn; không xử lý vì lý do an toàn.")
+    return archive, info
 
 
-def _docx_sources(root: Element) -> list[TableSource]:
-    body = root.find(_W + "body")
-    if body is None:  # pragma: no cover - checked by _docx_root
-        return []
+_NOT_A_DOCUMENT = "Tệp .docx không có nội dung văn bản Word (w:document/w:body)."
+
+
+def _body_blocks(handle: IO[bytes]) -> Iterator[Element]:
+    """Each child of ``w:body`` once it has been read whole, then forgotten.
+
+    Streamed (``XmlBudget``): only the block being read is in memory, and a document of
+    more elements than ``MAX_XML_ELEMENTS`` is refused as soon as it is found out.
+    """
+    budget = XmlBudget(".docx", MAX_XML_ELEMENTS)
+    path: list[Element] = []
+    seen_body = False
+    for event, element in budget.iterparse(handle):
+        if event == "start":
+            if not path and element.tag != _W + "document":
+                raise PlanParseError(_NOT_A_DOCUMENT)
+            if len(path) == 1 and element.tag == _W + "body":
+                seen_body = True
+            path.append(element)
+            continue
+        path.pop()
+        if len(path) == 2 and path[1].tag == _W + "body":
+            yield element
+            del path[1][:]  # read: drop it
+        elif len(path) == 1:
+            del path[0][:]  # the body itself or another part of the document (background…)
+    if not seen_body:
+        raise PlanParseError(_NOT_A_DOCUMENT)
+
+
+def _docx_sources(blocks: Iterable[Element]) -> list[TableSource]:
     sources: list[TableSource] = []
     pending: tuple[int, list[str]] | None = None  # heading seen, table not yet
     current: TableSource | None = None
     layout: list[tuple[int, int]] = []  # (grid start, span) of the current header's cells
-    for element in _children_any(body):
+    for element in _paragraphs_and_tables(blocks):
         if element.tag == _W + "p":
             text = clean_text(_paragraph_text(element))
             lines = text.split("\n")
@@ -242,15 +247,16 @@ def _require_table(pending: tuple[int, list[str]] | None) -> None:
         )
 
 
-def _children_any(body: Element) -> Iterator[Element]:
+def _paragraphs_and_tables(blocks: Iterable[Element]) -> Iterator[Element]:
     """Paragraphs and tables of the body, in order, through content-control wrappers."""
-    stack = list(reversed(list(body)))
-    while stack:
-        child = stack.pop()
-        if child.tag in (_W + "p", _W + "tbl"):
-            yield child
-        elif child.tag in _WRAPPERS:
-            stack.extend(reversed(list(child)))
+    for block in blocks:
+        stack = [block]
+        while stack:
+            child = stack.pop()
+            if child.tag in (_W + "p", _W + "tbl"):
+                yield child
+            elif child.tag in _WRAPPERS:
+                stack.extend(reversed(list(child)))
 
 
 def _docx_logical_rows(rows: list[tuple[int, list[_DocxCell]]], layout: list[tuple[int, int]]) -> list[Row]:
@@ -293,12 +299,31 @@ def parse_docx(data: bytes, units: UnitDirectory) -> ParsedPlan:
     """Parse a Word .docx holding the appendices (headings as paragraphs, then tables).
 
     The zip container is checked (size, entry count, declared sizes, compression
-    ratio) before anything is decompressed, and ``word/document.xml`` is parsed with
-    DTDs and entities forbidden. Any problem becomes ``PlanParseError``.
+    ratio) before anything is decompressed, and ``word/document.xml`` is streamed with
+    DTDs and entities forbidden and its elements counted. Any problem becomes
+    ``PlanParseError``.
     """
     try:
-        root = _docx_root(_read_document_xml(data))
-        return build_plan(_docx_sources(root), units, infer_merges=False)
+        archive, info = _open_document(data)
+        with archive:
+            try:
+                # zipfile stops at the declared size (and checks the CRC), so a lying
+                # header cannot make this read more than the limit.
+                with archive.open(info) as handle:
+                    sources = _docx_sources(_body_blocks(handle))
+            except RuntimeError as exc:  # encrypted entry
+                raise PlanParseError("Tệp .docx được đặt mật khẩu; hãy bỏ mật khẩu rồi tải lên lại.") from exc
+            except defusedxml.DefusedXmlException as exc:
+                # forbid_dtd: a WordprocessingML part never needs a DTD, and refusing it also
+                # refuses every entity trick (billion laughs, external entities).
+                raise PlanParseError(
+                    "Tệp .docx chứa khai báo DTD/thực thể XML — không được phép vì lý do an toàn."
+                ) from exc
+            except ParseError as exc:
+                raise PlanParseError("Nội dung tài liệu Word (word/document.xml) bị hỏng.") from exc
+            except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError) as exc:
+                raise PlanParseError("Tệp .docx bị hỏng hoặc không trọn vẹn.") from exc
+        return build_plan(sources, units, infer_merges=False)
     except PlanParseError:
         raise
     except Exception as exc:  # noqa: BLE001 - the contract: nothing but PlanParseError escapes

@@ -20,9 +20,8 @@ from typing import IO
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml
-import defusedxml.ElementTree as SafeET
 
-from plans.parsing.container import open_checked_zip
+from plans.parsing.container import XmlBudget, open_checked_zip
 from plans.parsing.errors import PlanParseError
 from plans.parsing.normalize import fold_spaces
 from plans.parsing.tables import (
@@ -37,7 +36,7 @@ from plans.parsing.tables import (
 from plans.parsing.tree import ParsedPlan
 from plans.parsing.units import UnitDirectory
 
-__all__ = ["INHERITED_FILL", "MAX_COLUMNS", "MAX_ROWS", "parse_xlsx"]
+__all__ = ["INHERITED_FILL", "MAX_COLUMNS", "MAX_ROWS", "MAX_XML_ELEMENTS", "parse_xlsx"]
 
 MAX_ROWS = 5000
 MAX_COLUMNS = 30
@@ -51,6 +50,9 @@ _RATIO_CHECK_FROM = 256 * 1024
 _MAX_SHARED_STRINGS = MAX_ROWS * MAX_COLUMNS
 _MAX_CELL_CHARS = 32767  # Excel's own limit for a cell
 _MAX_MERGES = 20000
+# Elements of every XML part together: a full sheet (MAX_ROWS x MAX_COLUMNS cells of two or
+# three elements) and its shared strings fit; 30 MB of tiny elements do not.
+MAX_XML_ELEMENTS = 1_000_000
 
 INHERITED_FILL = "FFF3CD"  # pale yellow: "taken from the merged cell above" (written by plans.xlsx)
 
@@ -68,6 +70,7 @@ class _Container:
     """The zip, checked before any entry is decompressed; parts read within their limits."""
 
     def __init__(self, data: bytes) -> None:
+        self.budget = XmlBudget(".xlsx", MAX_XML_ELEMENTS)
         self.archive = open_checked_zip(
             data,
             label=".xlsx",
@@ -109,9 +112,12 @@ class _Container:
         return data
 
 
-def _xml(data: bytes, part: str) -> Element:
+def _xml(container: _Container, data: bytes, part: str) -> Element:
+    """A small part (workbook, relationships, styles) as a tree."""
     try:
-        return SafeET.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+        return container.budget.tree(data)
+    except PlanParseError:
+        raise
     except defusedxml.DefusedXmlException as exc:
         raise PlanParseError(
             "Tệp .xlsx chứa khai báo DTD/thực thể XML — không được phép vì lý do an toàn."
@@ -120,11 +126,12 @@ def _xml(data: bytes, part: str) -> Element:
         raise PlanParseError(f"Nội dung bảng tính ({part}) bị hỏng.") from exc
 
 
-def _iterparse(handle: IO[bytes], part: str) -> Iterator[tuple[str, Element]]:
+def _iterparse(container: _Container, handle: IO[bytes], part: str) -> Iterator[tuple[str, Element]]:
+    """A large part (a sheet, the shared strings), streamed and counted."""
     try:
-        yield from SafeET.iterparse(
-            handle, events=("start", "end"), forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
+        yield from container.budget.iterparse(handle)
+    except PlanParseError:
+        raise
     except defusedxml.DefusedXmlException as exc:
         raise PlanParseError(
             "Tệp .xlsx chứa khai báo DTD/thực thể XML — không được phép vì lý do an toàn."
@@ -159,7 +166,7 @@ def _workbook(container: _Container) -> tuple[list[_Sheet], str | None, str | No
     """(sheets in order, shared strings part, styles part)."""
     rels: dict[str, tuple[str, str]] = {}
     if "xl/_rels/workbook.xml.rels" in container.names:
-        for rel in _xml(container.read("xl/_rels/workbook.xml.rels"), "workbook.xml.rels").iter():
+        for rel in _xml(container, container.read("xl/_rels/workbook.xml.rels"), "workbook.xml.rels").iter():
             if _local(rel.tag) == "Relationship" and rel.get("Id") and rel.get("Target"):
                 if rel.get("TargetMode") == "External":
                     continue
@@ -168,7 +175,7 @@ def _workbook(container: _Container) -> tuple[list[_Sheet], str | None, str | No
                     _part_path("xl/workbook.xml", rel.get("Target", "")),
                 )
     sheets: list[_Sheet] = []
-    for element in _xml(container.read("xl/workbook.xml"), "workbook.xml").iter():
+    for element in _xml(container, container.read("xl/workbook.xml"), "workbook.xml").iter():
         if _local(element.tag) != "sheet":
             continue
         rid = next((v for k, v in element.attrib.items() if _local(k) == "id"), "")
@@ -215,7 +222,7 @@ def _shared_strings(container: _Container, part: str | None) -> list[str]:
         return []
     strings: list[str] = []
     with container.open(part) as handle:
-        for event, element in _iterparse(handle, "sharedStrings.xml"):
+        for event, element in _iterparse(container, handle, "sharedStrings.xml"):
             if event == "end" and _local(element.tag) == "si":
                 strings.append(_string_item(element))
                 element.clear()
@@ -228,7 +235,7 @@ def _inherited_styles(container: _Container, part: str | None) -> set[int]:
     """Indexes of the cell formats filled with ``INHERITED_FILL``."""
     if part is None:
         return set()
-    root = _xml(container.read(part), "styles.xml")
+    root = _xml(container, container.read(part), "styles.xml")
     marked: list[bool] = []
     formats: list[int] = []
     for section in root:
@@ -318,7 +325,7 @@ def _read_sheet(
     out = _SheetData(name=sheet.name)
     row_number = column = cells_in_row = rows_seen = merged_area = 0
     with container.open(sheet.part) as handle:
-        for event, element in _iterparse(handle, sheet.name):
+        for event, element in _iterparse(container, handle, sheet.name):
             tag = _local(element.tag)
             if event == "start":
                 if tag == "dimension":
@@ -525,7 +532,7 @@ def parse_xlsx(data: bytes, units: UnitDirectory) -> ParsedPlan:
 def _check_dimension(container: _Container, sheet: _Sheet) -> None:
     """Read a sheet only up to its <dimension> (or its data), refusing a claim over the limits."""
     with container.open(sheet.part) as handle:
-        for event, element in _iterparse(handle, sheet.name):
+        for event, element in _iterparse(container, handle, sheet.name):
             if event != "start":
                 continue
             tag = _local(element.tag)
