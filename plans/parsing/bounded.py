@@ -34,7 +34,7 @@ from plans.parsing.rules import CONVERTED_SUFFIXES, check_name, check_size, uplo
 from plans.parsing.tree import plan_from_json
 from plans.parsing.units import UnitDirectory
 
-__all__ = ["EXIT_MEMORY", "Limits", "parse_upload_bounded"]
+__all__ = ["EXIT_MEMORY", "Limits", "child_env", "parse_upload_bounded"]
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
@@ -68,7 +68,7 @@ class Limits:
     convert_seconds: float = CONVERT_SECONDS
 
 
-def _child_env(tmp: str) -> dict[str, str]:
+def child_env(tmp: str) -> dict[str, str]:
     """Nothing of the web process's environment (no secrets, no database URL)."""
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8"}
 
@@ -107,7 +107,7 @@ def _run(
         process = subprocess.Popen(  # noqa: S603 - our own module, a fixed command line
             [sys.executable, "-E", "-s", "-m", "plans.parsing.worker", str(work)],
             cwd=_PROJECT_ROOT,
-            env=_child_env(str(work)),
+            env=child_env(str(work)),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
