@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -95,7 +95,11 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
     staging.stage(
         request, name=name, original=data, year=form.cleaned_data.get("year"), converted=read.converted
     )
-    return redirect("plans:upload_preview")
+    preview = reverse("plans:upload_preview")
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        # static/js/plan-upload.js showed the progress; it opens the preview itself.
+        return JsonResponse({"redirect": preview})
+    return redirect(preview)
 
 
 def _import_kwargs(entry: dict[str, Any]) -> dict[str, Any]:

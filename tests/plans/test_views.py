@@ -461,3 +461,23 @@ def test_abandoned_uploads_are_removed_by_the_next_upload(
     assert stale.name not in kept
     assert fresh.name in kept
     assert len(kept) == 2
+
+
+def test_the_upload_page_script_gets_the_preview_address_and_the_refusal_page(
+    client: Client, personas: dict[str, Any], var_dir: Path
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    login(client, personas["office_reviewer"])
+    content = client.get(UPLOAD).content.decode()
+    assert "js/plan-upload.js" in content and "data-plan-upload" in content
+    assert 'data-upload-status role="status" aria-live="polite" hidden' in content
+    # a file read: the script is told where the preview is (it shows "Đang đọc tệp…" until then)
+    ajax = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}
+    response = client.post(UPLOAD, {"file": SimpleUploadedFile("ke-hoach.txt", SEED_TXT)}, **ajax)
+    assert (response.status_code, response.json()) == (200, {"redirect": PREVIEW})
+    assert len(uploads(var_dir)) == 1
+    # a file refused: the same 400 page as without the script, which shows it in place
+    response = client.post(UPLOAD, {"file": SimpleUploadedFile("ke-hoach.txt", b"hello")}, **ajax)
+    assert response.status_code == 400
+    assert "Không tìm thấy phụ lục nào" in response.content.decode()
