@@ -91,6 +91,7 @@ class XmlBudget:
         self.label = label
         self.elements = elements
         self.left = elements
+        self.counted: set[str] = set()
 
     def _spend(self, chunk: bytes) -> None:
         self.left -= chunk.count(b"<") - chunk.count(b"</")
@@ -101,14 +102,17 @@ class XmlBudget:
                 "không xử lý vì lý do an toàn."
             )
 
-    def iterparse(self, source: IO[bytes]) -> Iterator[tuple[str, Element]]:
+    def iterparse(self, source: IO[bytes], part: str) -> Iterator[tuple[str, Element]]:
         """("start" | "end", element) of a part, once the whole part is within the budget.
 
         ``source`` must be seekable (a zip entry is: it is decompressed again from the start).
+        A part read twice (a sheet's dimension, then its rows) is counted once.
         """
-        while chunk := source.read(self._CHUNK):
-            self._spend(chunk)
-        source.seek(0)
+        if part not in self.counted:
+            self.counted.add(part)
+            while chunk := source.read(self._CHUNK):
+                self._spend(chunk)
+            source.seek(0)
         yield from SafeET.iterparse(
             source, events=("start", "end"), forbid_dtd=True, forbid_entities=True, forbid_external=True
         )

@@ -173,7 +173,7 @@ def _body_blocks(handle: IO[bytes]) -> Iterator[Element]:
     budget = XmlBudget(".docx", MAX_XML_ELEMENTS)
     path: list[Element] = []
     seen_body = False
-    for event, element in budget.iterparse(handle):
+    for event, element in budget.iterparse(handle, _DOCUMENT_PART):
         if event == "start":
             if not path and element.tag != _W + "document":
                 raise PlanParseError(_NOT_A_DOCUMENT)

@@ -129,7 +129,7 @@ def _xml(container: _Container, data: bytes, part: str) -> Element:
 def _iterparse(container: _Container, handle: IO[bytes], part: str) -> Iterator[tuple[str, Element]]:
     """A large part (a sheet, the shared strings), streamed and counted."""
     try:
-        yield from container.budget.iterparse(handle)
+        yield from container.budget.iterparse(handle, handle.name)
     except PlanParseError:
         raise
     except defusedxml.DefusedXmlException as exc:

@@ -687,3 +687,60 @@ def test_a_file_over_the_setting_is_refused_before_any_reader(
         parse_upload(name, data, directory)
     # then it is refused with the size and the limit
     assert caught.value.message == "Tệp quá lớn (1,0 MB); tối đa 1 MB."
+
+
+def test_the_xml_element_budget_leaves_room_for_the_largest_sheet_the_row_and_column_limits_allow(
+    directory: UnitDirectory,
+) -> None:
+    from plans.parsing.xlsx import MAX_COLUMNS, MAX_ROWS
+
+    # given a sheet of MAX_ROWS x MAX_COLUMNS cells (shared strings: two elements a cell)
+    ns = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    strings = [
+        "TT",
+        "Tiêu chí",
+        "Nhiệm vụ",
+        "Chủ trì",
+        "Phối hợp",
+        "Thời gian",
+        "Việc",
+        "Văn phòng Sở",
+        "Năm 2024",
+    ]
+    sst = b"<sst " + ns + b">" + b"".join(f"<si><t>{s}</t></si>".encode() for s in strings) + b"</sst>"
+
+    def row(r: int) -> bytes:
+        values = [0, 1, 2, 3, 4, 5] if r == 1 else [None, 1, 6, 7, 7, 8]
+        cells = []
+        for c in range(1, MAX_COLUMNS + 1):
+            ref = f"{chr(64 + c) if c <= 26 else 'A' + chr(64 + c - 26)}{r}"
+            if r > 1 and c == 1:
+                cells.append(f'<c r="{ref}"><v>{r - 1}</v></c>')
+            else:
+                index = values[c - 1] if c <= 6 else 6
+                cells.append(f'<c r="{ref}" t="s"><v>{index}</v></c>')
+        return f'<row r="{r}">{"".join(cells)}</row>'.encode()
+
+    sheet = b"<worksheet " + ns + b"><sheetData>" + b"".join(row(r) for r in range(1, MAX_ROWS + 1))
+    sheet += b"</sheetData></worksheet>"
+    workbook = (
+        b'<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://'
+        b'schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Phu luc 1" '
+        b'sheetId="1" r:id="rId1"/></sheets></workbook>'
+    )
+    rels = (
+        b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship '
+        b'Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+        b'Target="worksheets/sheet1.xml"/></Relationships>'
+    )
+    data = make_zip(
+        {
+            "xl/workbook.xml": workbook,
+            "xl/_rels/workbook.xml.rels": rels,
+            "xl/sharedStrings.xml": sst,
+            "xl/worksheets/sheet1.xml": sheet,
+        }
+    )
+    # when it is read, then every row is a task: the element count did not refuse it
+    plan = parse_upload("ke-hoach.xlsx", data, directory)
+    assert len(plan.tasks) == MAX_ROWS - 1
