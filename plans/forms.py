@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import PurePath
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from plans.models import PlanTask, Unit
+from plans.parsing import ACCEPT, PlanParseError, check_name, check_size, upload_limit
 from plans.selectors import PlanFilters
-
-ALLOWED_SUFFIXES = (".docx", ".txt", ".xlsx")
 
 
 class PlanFilterForm(forms.Form):
@@ -56,18 +53,17 @@ class PlanFilterForm(forms.Form):
 
 
 class PlanUploadForm(forms.Form):
-    """The plan file: checked for type and size before any parser reads it."""
+    """The plan file: checked for type and size (``plans.parsing.rules``) before any parser reads it."""
 
     file = forms.FileField(
-        label="Tệp kế hoạch (.docx hoặc .txt) hoặc bảng tính (.xlsx)",
-        help_text="Các bảng phụ lục của kế hoạch CCHC, tối đa 10 MB.",
+        label="Tệp kế hoạch (.docx, .doc, .odt hoặc .txt) hoặc bảng tính (.xlsx)",
         error_messages={
             "required": "Hãy chọn tệp kế hoạch.",
             "empty": "Tệp rỗng: không có nội dung để nhập.",
             "invalid": "Không đọc được tệp đã gửi.",
             "missing": "Không nhận được tệp. Hãy chọn lại.",
         },
-        widget=forms.ClearableFileInput(attrs={"accept": ".docx,.xlsx,.txt"}),
+        widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
     )
     year = forms.IntegerField(
         label="Năm kế hoạch",
@@ -82,26 +78,18 @@ class PlanUploadForm(forms.Form):
         },
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = upload_limit() // (1024 * 1024)
+        self.fields["file"].help_text = f"Các bảng phụ lục của kế hoạch CCHC, tối đa {limit} MB."
+
     def clean_file(self) -> UploadedFile:
         upload: UploadedFile = self.cleaned_data["file"]
-        name = PurePath(upload.name or "").name
-        if not name.lower().endswith(ALLOWED_SUFFIXES):
-            raise forms.ValidationError(
-                "Chỉ nhận tệp Word (.docx) hoặc văn bản (.txt, mã UTF-8), hoặc bảng tính Excel (.xlsx). "
-                "Tệp “%(name)s” không đúng loại.",
-                params={"name": name},
-                code="type",
-            )
-        limit = settings.PLAN_UPLOAD_MAX_BYTES
-        if upload.size is None or upload.size > limit:
-            raise forms.ValidationError(
-                "Tệp quá lớn (%(size)s MB); tối đa %(limit)s MB.",
-                params={
-                    "size": f"{(upload.size or 0) / 1024 / 1024:.1f}".replace(".", ","),
-                    "limit": limit // (1024 * 1024),
-                },
-                code="size",
-            )
+        try:
+            check_name(upload.name)
+            check_size(upload.size)
+        except PlanParseError as exc:
+            raise forms.ValidationError(exc.message, code="file") from exc
         if upload.size == 0:
             raise forms.ValidationError("Tệp rỗng: không có nội dung để nhập.", code="empty")
         return upload

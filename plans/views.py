@@ -1,39 +1,30 @@
 """The plan pages: the plan table (everyone) and the plan file import (office reviewer).
 
 Import is three steps: upload (checked, parsed), preview (the whole parsed plan and what
-the import would change, from a dry run), confirm (parsed again and written). Between
-them the uploaded bytes wait in var/uploads/<random token>.bin, named only by the
-session, never by anything the client sends.
+the import would change, from a dry run), confirm (parsed again and written). Every parse
+runs in a bounded child process (``plans.parsing.parse_upload_bounded``); between the
+steps the bytes wait in ``plans.staging``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import re
-import secrets
-import time
-from pathlib import Path, PurePath
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from plans import staging
 from plans.forms import PlanFilterForm, PlanUploadForm
 from plans.models import PlanTask, Unit
-from plans.parsing import ParsedPlan, PlanParseError
+from plans.parsing import ParsedPlan, PlanParseError, parse_upload_bounded
+from plans.parsing.rules import base_name
 from plans.selectors import plan_pick, plan_tasks_for_page, tables_from_parsed
 from plans.services import ImportReport, PlanImportError, plan_import, unit_directory
-from plans.xlsx import parse_plan_upload as parse_plan_file  # .txt, .docx and .xlsx uploads
-
-SESSION_KEY = "plan_upload"
-_TOKEN = re.compile(r"[0-9a-f]{32}")
 
 
 @login_required
@@ -78,58 +69,9 @@ def _require_importer(request: HttpRequest) -> None:
         raise PermissionDenied("Chỉ Văn phòng Sở (đầu mối CCHC) được nhập kế hoạch.")
 
 
-def _upload_dir() -> Path:
-    return Path(settings.VAR_DIR) / "uploads"
-
-
-def _upload_path(token: str) -> Path:
-    if not _TOKEN.fullmatch(token):
-        raise ValueError("bad upload token")
-    return _upload_dir() / f"{token}.bin"
-
-
-def _upload_store(data: bytes) -> str:
-    directory = _upload_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    # Previews abandoned without Confirm or Cancel: gone once no session can still name them.
-    stale_before = time.time() - settings.SESSION_MAX_AGE_SECONDS
-    for old in directory.glob("*.bin"):
-        with contextlib.suppress(OSError):
-            if old.stat().st_mtime < stale_before:
-                old.unlink()
-    token = secrets.token_hex(16)
-    path = _upload_path(token)
-    with path.open("xb") as fh:
-        fh.write(data)
-    path.chmod(0o600)
-    return token
-
-
-def _upload_discard(request: HttpRequest) -> None:
-    pending = request.session.pop(SESSION_KEY, None)
-    if (
-        isinstance(pending, dict)
-        and isinstance(pending.get("token"), str)
-        and _TOKEN.fullmatch(pending["token"])
-    ):
-        _upload_path(pending["token"]).unlink(missing_ok=True)
-
-
-def _pending(request: HttpRequest) -> tuple[dict[str, Any], bytes] | None:
-    """The upload this session is working on and its bytes, if still intact."""
-    pending = request.session.get(SESSION_KEY)
-    if not isinstance(pending, dict):
-        return None
-    token = pending.get("token")
-    if not isinstance(token, str) or not _TOKEN.fullmatch(token):
-        return None
-    try:
-        data = _upload_path(token).read_bytes()
-    except OSError:
-        return None
-    if hashlib.sha256(data).hexdigest() != pending.get("sha256"):
-        return None
-    return pending, data
+def _parse_staged(entry: dict[str, Any], data: bytes) -> ParsedPlan:
+    """The waiting upload parsed again (a converted .doc/.odt as its .docx)."""
+    return parse_upload_bounded(entry.get("parse_name") or entry["name"], data, unit_directory()).plan
 
 
 @login_required
@@ -143,42 +85,43 @@ def plan_upload(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "plans/upload.html", {"form": form}, status=400)
     upload = form.cleaned_data["file"]
-    name = PurePath(upload.name).name
+    name = base_name(upload.name)
     data = upload.read()
     try:
-        parse_plan_file(name, data, unit_directory())
+        read = parse_upload_bounded(name, data, unit_directory())
     except PlanParseError as exc:
         form.add_error("file", exc.message)
         return render(request, "plans/upload.html", {"form": form}, status=400)
-    _upload_discard(request)
-    request.session[SESSION_KEY] = {
-        "token": _upload_store(data),
-        "name": name,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "size": len(data),
-        "year": form.cleaned_data.get("year"),
+    staging.stage(
+        request, name=name, original=data, year=form.cleaned_data.get("year"), converted=read.converted
+    )
+    preview = reverse("plans:upload_preview")
+    if request.headers.get("X-Requested-With") == "XMLHttpRequest":
+        # static/js/plan-upload.js showed the progress; it opens the preview itself.
+        return JsonResponse({"redirect": preview})
+    return redirect(preview)
+
+
+def _import_kwargs(entry: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "year": entry.get("year"),
+        "source_name": entry["name"],
+        "source_sha256": entry.get("source_sha256") or entry["sha256"],
     }
-    return redirect("plans:upload_preview")
 
 
 def _preview(
-    request: HttpRequest, pending: dict[str, Any], data: bytes, *, error: str = "", status: int = 200
+    request: HttpRequest, entry: dict[str, Any], data: bytes, *, error: str = "", status: int = 200
 ) -> HttpResponse:
     parsed: ParsedPlan | None = None
     report: ImportReport | None = None
     try:
-        parsed = parse_plan_file(pending["name"], data, unit_directory())
-        report = plan_import(
-            parsed=parsed,
-            year=pending.get("year"),
-            source_name=pending["name"],
-            source_sha256=pending["sha256"],
-            dry_run=True,
-        )
+        parsed = _parse_staged(entry, data)
+        report = plan_import(parsed=parsed, dry_run=True, **_import_kwargs(entry))
     except (PlanParseError, PlanImportError) as exc:
         error = error or exc.message
     context = {
-        "pending": pending,
+        "pending": entry,
         "parsed": parsed,
         "report": report,
         "tables": tables_from_parsed(parsed, Unit.objects.all()) if parsed else [],
@@ -194,7 +137,7 @@ def _preview(
 def plan_upload_preview(request: HttpRequest) -> HttpResponse:
     """Step 2: the whole parsed plan, its unresolved unit names, what the import would change."""
     _require_importer(request)
-    found = _pending(request)
+    found = staging.pending(request)
     if found is None:
         messages.warning(request, "Không còn tệp đang chờ nhập. Hãy chọn lại tệp.")
         return redirect("plans:upload")
@@ -206,27 +149,21 @@ def plan_upload_preview(request: HttpRequest) -> HttpResponse:
 def plan_upload_confirm(request: HttpRequest) -> HttpResponse:
     """Step 3: parse the kept bytes again and write them, in one transaction."""
     _require_importer(request)
-    found = _pending(request)
+    found = staging.pending(request)
     if found is None:
         messages.warning(request, "Không còn tệp đang chờ nhập. Hãy chọn lại tệp.")
         return redirect("plans:upload")
-    pending, data = found
+    entry, data = found
     try:
-        parsed = parse_plan_file(pending["name"], data, unit_directory())
+        parsed = _parse_staged(entry, data)
         if parsed.unresolved:
             raise PlanImportError(
                 f"Không thể nhập: còn {len(parsed.unresolved)} tên đơn vị không nhận ra (tô đỏ bên dưới)."
             )
-        report = plan_import(
-            parsed=parsed,
-            year=pending.get("year"),
-            source_name=pending["name"],
-            source_sha256=pending["sha256"],
-            actor=request.user,
-        )
+        report = plan_import(parsed=parsed, actor=request.user, **_import_kwargs(entry))
     except (PlanParseError, PlanImportError) as exc:
-        return _preview(request, pending, data, error=exc.message, status=400)
-    _upload_discard(request)
+        return _preview(request, entry, data, error=exc.message, status=400)
+    staging.discard(request)
     assert report.plan is not None
     if report.has_changes:
         messages.success(
@@ -243,6 +180,6 @@ def plan_upload_confirm(request: HttpRequest) -> HttpResponse:
 @require_POST
 def plan_upload_cancel(request: HttpRequest) -> HttpResponse:
     _require_importer(request)
-    _upload_discard(request)
+    staging.discard(request)
     messages.info(request, "Đã hủy, tệp tải lên đã được xóa.")
     return redirect("plans:upload")

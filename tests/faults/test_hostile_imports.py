@@ -1,7 +1,7 @@
 """Hostile plan files: each ends fast, small, with a clear Vietnamese message and nothing written.
 
-Every input goes through ``plans.parsing.parse_plan_file`` (the .xlsx ones through
-``plans.xlsx.parse_plan_upload``) and through the upload page as the office reviewer.
+Every input goes through ``plans.parsing.parse_upload`` in this process, and through the
+upload page as the office reviewer (where it is parsed in the bounded worker process).
 Measured in this process around the one call: wall time (perf_counter), the Python heap
 peak above the start (tracemalloc) and, where Linux lets the peak be reset
 (/proc/self/clear_refs), the resident-set peak above the start, which also counts what
@@ -16,11 +16,11 @@ a once-per-process cost, not the hostile file's.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import io
 import random
 import signal
 import struct
+import threading
 import time
 import tracemalloc
 import unicodedata
@@ -39,7 +39,8 @@ from django.urls import reverse
 from plans import roles
 from plans.defaults import DEFAULT_UNITS
 from plans.models import Appendix, Criterion, Plan, PlanTask, Section
-from plans.parsing import PlanParseError, UnitDirectory, parse_plan_file
+from plans.parsing import Limits, PlanParseError, UnitDirectory, parse_upload, parse_upload_bounded
+from plans.parsing.bounded import child_env
 from workflow.models import AuditEvent
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
@@ -48,8 +49,6 @@ SEED_DOCX = (SEED / "ke-hoach-cchc-2024-phu-luc.docx").read_bytes()
 MAX_SECONDS = 2.0
 MAX_EXTRA_BYTES = 200 * 1024 * 1024
 HARD_STOP_SECONDS = 3.0
-HAS_XLSX = importlib.util.find_spec("plans.xlsx") is not None
-NO_XLSX = "plans/xlsx.py (the .xlsx reader) does not exist yet: no .xlsx upload to attack"
 MEASURED: dict[str, tuple[float, int, int | None]] = {}
 
 
@@ -206,8 +205,8 @@ def many_entries() -> bytes:
     return buffer.getvalue()
 
 
-def xlsx_with_sheet(sheet_xml: bytes) -> bytes:
-    """A real workbook (openpyxl) whose first sheet is replaced by ``sheet_xml``."""
+def xlsx_with_parts(parts: dict[str, bytes]) -> bytes:
+    """A real workbook (openpyxl) with some of its parts replaced or added."""
     from openpyxl import Workbook
 
     workbook = Workbook()
@@ -218,9 +217,15 @@ def xlsx_with_sheet(sheet_xml: bytes) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(original) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            data = sheet_xml if info.filename == "xl/worksheets/sheet1.xml" else src.read(info)
-            dst.writestr(info.filename, data)
+            dst.writestr(info.filename, parts.get(info.filename) or src.read(info))
+        for name in parts.keys() - set(src.namelist()):
+            dst.writestr(name, parts[name])
     return out.getvalue()
+
+
+def xlsx_with_sheet(sheet_xml: bytes) -> bytes:
+    """A real workbook whose first sheet is replaced by ``sheet_xml``."""
+    return xlsx_with_parts({"xl/worksheets/sheet1.xml": sheet_xml})
 
 
 SHEET_NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
@@ -256,12 +261,45 @@ def txt_tiny_rows() -> bytes:
     return head + b"\t1\tx\tx\tx\tx\tx\n" * (int(9.6 * 1024 * 1024) // 14)
 
 
+def tiny_elements(size: int, tag: bytes) -> bytes:
+    """``size`` bytes of ``<tag />``, random whitespace before the "/>" so that the part
+    compresses about 30:1 (under the container's ratio limit), not 1000:1."""
+    unit = b"<" + tag + b" />"
+    n = size // len(unit)
+    out = bytearray(unit * n)
+    out[len(tag) + 1 :: len(unit)] = (
+        random.Random(7).randbytes(n).translate(bytes(b" \t\n"[i % 3] for i in range(256)))
+    )
+    return bytes(out)
+
+
+def docx_tiny_elements() -> bytes:
+    """A 1.6 MB .docx whose word/document.xml is 30 MB of empty paragraphs (5 million)."""
+    body = tiny_elements(30 * 1024 * 1024 - 200, b"w:p")
+    return docx_with_document(
+        b'<?xml version="1.0"?><w:document ' + W + b"><w:body>" + body + b"</w:body></w:document>"
+    )
+
+
+def xlsx_tiny_elements() -> bytes:
+    """The same in a workbook: 15 MB of empty runs in a cell of the sheet and 15 MB in the
+    shared strings (each part under the 16 MB part limit; 30 MB in all)."""
+    sheet = (
+        b"<worksheet "
+        + SHEET_NS
+        + b'><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
+        + tiny_elements(15 * 1024 * 1024, b"r")
+        + b"</is></c></row></sheetData></worksheet>"
+    )
+    strings = b"<sst " + SHEET_NS + b"><si>" + tiny_elements(15 * 1024 * 1024, b"r") + b"</si></sst>"
+    return xlsx_with_parts({"xl/worksheets/sheet1.xml": sheet, "xl/sharedStrings.xml": strings})
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
     name: str  # the uploaded file's name
     build: Callable[[], bytes]
-    xlsx: bool = False
     known_gap: str = ""
 
 
@@ -273,8 +311,8 @@ CASES = [
     Case("docx-billion-laughs", "ke-hoach.docx", billion_laughs),
     Case("docx-quadratic-blowup", "ke-hoach.docx", quadratic_blowup),
     Case("docx-external-entity", "ke-hoach.docx", external_entity),
-    Case("xlsx-dimension-1048576-rows", "ke-hoach.xlsx", xlsx_dimension_claims_a_million_rows, xlsx=True),
-    Case("xlsx-1000000-rows", "ke-hoach.xlsx", xlsx_a_million_real_rows, xlsx=True),
+    Case("xlsx-dimension-1048576-rows", "ke-hoach.xlsx", xlsx_dimension_claims_a_million_rows),
+    Case("xlsx-1000000-rows", "ke-hoach.xlsx", xlsx_a_million_real_rows),
     Case("docx-truncated-half", "ke-hoach.docx", lambda: SEED_DOCX[: len(SEED_DOCX) // 2]),
     Case("docx-truncated-end", "ke-hoach.docx", lambda: SEED_DOCX[:-200]),
     Case("docx-first-100-bytes", "ke-hoach.docx", lambda: SEED_DOCX[:100]),
@@ -290,7 +328,10 @@ CASES = [
     Case("txt-utf16le-no-bom", "ke-hoach.txt", lambda: SEED_TXT.decode("utf-8").encode("utf-16-le")),
     Case("txt-over-10-mb", "ke-hoach.txt", lambda: SEED_TXT * (11 * 1024 * 1024 // len(SEED_TXT) + 1)),
     Case("txt-740000-tiny-rows", "ke-hoach.txt", txt_tiny_rows),
+    Case("docx-30-mb-of-tiny-elements", "ke-hoach.docx", docx_tiny_elements),
+    Case("xlsx-30-mb-of-tiny-elements", "ke-hoach.xlsx", xlsx_tiny_elements),
 ]
+CASES_BY_ID = {case.id: case for case in CASES}
 PARAMS = [
     pytest.param(
         c, id=c.id, marks=[pytest.mark.xfail(strict=True, reason=c.known_gap)] if c.known_gap else []
@@ -385,30 +426,15 @@ def _report() -> Iterator[None]:
             print(f"{label:<50} {seconds * 1000:>8.0f} {heap / 1e6:>10.1f} {rss_text:>10}")
 
 
-def _parser(case: Case) -> Callable[[str, bytes, UnitDirectory], Any]:
-    if case.xlsx:
-        from plans import xlsx
-
-        return getattr(xlsx, "parse_plan_upload", None) or xlsx.parse_xlsx
-    return parse_plan_file
-
-
-def _skip_without_xlsx(case: Case) -> None:
-    if case.xlsx and not HAS_XLSX:
-        pytest.skip(NO_XLSX)
-
-
 # --- the tests --------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("case", PARAMS)
 def test_parser_refuses_fast_and_small_with_a_vietnamese_message(case: Case) -> None:
-    _skip_without_xlsx(case)
     data = data_of(case)
     assert len(data) <= 12 * 1024 * 1024
     units = UnitDirectory.from_seed(DEFAULT_UNITS)
-    parse = _parser(case)
-    outcome, seconds, heap, rss = measure(lambda: parse(case.name, data, units))
+    outcome, seconds, heap, rss = measure(lambda: parse_upload(case.name, data, units))
     within_limits(f"parse {case.id} ({len(data) // 1024} KB)", seconds, heap, rss)
     assert isinstance(outcome, PlanParseError), outcome
     assert vietnamese(outcome.message), outcome.message
@@ -421,7 +447,6 @@ PLAN_TABLES = (Plan, Appendix, Section, Criterion, PlanTask, AuditEvent)
 def test_upload_page_answers_400_with_a_vietnamese_message_and_writes_nothing(
     case: Case, make_user: Callable[..., Any], settings: Any, tmp_path: Path
 ) -> None:
-    _skip_without_xlsx(case)
     settings.VAR_DIR = tmp_path
     data = data_of(case)
     client = Client()
@@ -443,3 +468,130 @@ def test_upload_page_answers_400_with_a_vietnamese_message_and_writes_nothing(
     uploads = Path(settings.VAR_DIR) / "uploads"
     assert not uploads.exists() or not any(uploads.iterdir())
     assert "plan_upload" not in client.session
+
+
+# --- the upload page stays small and responsive (issue 13.3) ---------------------------------
+
+TINY = {"ke-hoach.docx": docx_tiny_elements, "ke-hoach.xlsx": xlsx_tiny_elements}
+WEB_MAX_EXTRA_BYTES = 100 * 1024 * 1024
+TOO_MANY_ELEMENTS = "có quá nhiều phần tử XML"
+
+
+def _office_client(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    client.post(reverse("plans:upload"), {"file": SimpleUploadedFile("khoi-dong.pdf", b"x")})  # warm-up
+    return client
+
+
+@pytest.mark.parametrize("name", list(TINY))
+def test_thirty_mb_of_tiny_elements_is_refused_within_2_s_and_the_web_process_grows_under_100_mb(
+    name: str, make_user: Callable[..., Any], settings: Any, tmp_path: Path
+) -> None:
+    settings.VAR_DIR = tmp_path
+    data = TINY[name]()
+    client = _office_client(make_user("vp_cchc", unit="VP", role=roles.OFFICE_REVIEWER))
+    upload = SimpleUploadedFile(name, data, content_type="application/octet-stream")
+
+    response, seconds, _, rss = measure(lambda: client.post(reverse("plans:upload"), {"file": upload}))
+
+    MEASURED[f"web {name} of tiny elements"] = (seconds, 0, rss)
+    assert seconds < MAX_SECONDS
+    assert rss is None or rss < WEB_MAX_EXTRA_BYTES, f"{rss / 1e6:.0f} MB"
+    assert response.status_code == 400
+    (error,) = response.context["form"].errors["file"]
+    assert TOO_MANY_ELEMENTS in error and vietnamese(error)
+    assert not (tmp_path / "uploads").exists() or not any((tmp_path / "uploads").iterdir())
+
+
+def _timed_get(client: Client, url: str) -> float:
+    started = time.perf_counter()
+    response = client.get(url)
+    assert response.status_code == 200
+    return time.perf_counter() - started
+
+
+@pytest.mark.django_db(transaction=True)
+def test_three_hostile_uploads_at_once_do_not_delay_another_persons_login_page(
+    make_user: Callable[..., Any], settings: Any, tmp_path: Path
+) -> None:
+    # given three browsers of the office reviewer and a visitor on the login page
+    settings.VAR_DIR = tmp_path
+    files = [("ke-hoach.docx", data_of(CASES_BY_ID["docx-30-mb-of-tiny-elements"]))] * 2 + [
+        ("ke-hoach.xlsx", data_of(CASES_BY_ID["xlsx-30-mb-of-tiny-elements"]))
+    ]
+    reviewer = make_user("vp_cchc", unit="VP", role=roles.OFFICE_REVIEWER)
+    uploaders = [_office_client(reviewer) for _ in files]
+    visitor, login_page = Client(), reverse("login")
+    alone = min(_timed_get(visitor, login_page) for _ in range(5))
+    statuses: list[int] = []
+    upload_seconds: list[float] = []
+
+    def post(client: Client, name: str, data: bytes) -> None:
+        started = time.perf_counter()
+        response = client.post(reverse("plans:upload"), {"file": SimpleUploadedFile(name, data)})
+        upload_seconds.append(time.perf_counter() - started)
+        statuses.append(response.status_code)
+
+    # when the three hostile files are uploaded at once
+    threads = [
+        threading.Thread(target=post, args=(client, name, data))
+        for client, (name, data) in zip(uploaders, files, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    during: list[float] = []
+    while any(thread.is_alive() for thread in threads) or not during:
+        during.append(_timed_get(visitor, login_page))
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join()
+
+    # then every upload is refused in time, and the login page never waited a second longer
+    MEASURED["login page alone"] = (alone, 0, None)
+    MEASURED[f"login page during 3 uploads (worst of {len(during)})"] = (max(during), 0, None)
+    MEASURED["slowest of the 3 uploads"] = (max(upload_seconds), 0, None)
+    assert statuses == [400, 400, 400]
+    assert max(upload_seconds) < MAX_SECONDS
+    assert max(during) - alone < 1.0, during
+
+
+# --- the worker's own limits (what stops an input no reader's rule foresaw) ---------------------
+
+
+def test_a_parse_over_the_workers_memory_budget_is_refused_and_the_web_process_does_not_grow() -> None:
+    # given a worker allowed 4 MB above its start-up, and a 9 MB text file (a plan is ~35 KB)
+    units = UnitDirectory.from_seed(DEFAULT_UNITS)
+    data = SEED_TXT * (9 * 1024 * 1024 // len(SEED_TXT))
+    # when it is parsed
+    outcome, seconds, _, rss = measure(
+        lambda: parse_upload_bounded("ke-hoach.txt", data, units, limits=Limits(memory_bytes=4 * 1024 * 1024))
+    )
+    # then the worker ran out of memory, not this process, and the person is told why
+    assert isinstance(outcome, PlanParseError), outcome
+    assert outcome.message.startswith("Tệp cần quá nhiều bộ nhớ để đọc (vượt giới hạn 4 MB")
+    assert seconds < MAX_SECONDS
+    assert rss is None or rss < WEB_MAX_EXTRA_BYTES
+
+
+def test_a_parse_over_its_wall_clock_time_is_stopped_with_a_vietnamese_message() -> None:
+    units = UnitDirectory.from_seed(DEFAULT_UNITS)
+    started = time.perf_counter()
+    with pytest.raises(PlanParseError) as caught:
+        parse_upload_bounded("ke-hoach.docx", SEED_DOCX, units, limits=Limits(wall_seconds=0.01))
+    assert time.perf_counter() - started < 1.0
+    assert caught.value.message.startswith("Đọc tệp mất quá 0 giây nên đã dừng")
+
+
+def test_the_worker_reads_the_seed_like_this_process_without_the_web_processs_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # given a secret in this process's environment
+    monkeypatch.setenv("SECRET_KEY", "must-not-leak")
+    units = UnitDirectory.from_seed(DEFAULT_UNITS)
+    # when the seed is read in the worker and here
+    bounded = parse_upload_bounded("ke-hoach.docx", SEED_DOCX, units)
+    # then the trees are the same (they came back as JSON, never pickled)
+    assert bounded.plan == parse_upload("ke-hoach.docx", SEED_DOCX, units)
+    assert bounded.converted is None
+    assert "SECRET_KEY" not in child_env(str(tmp_path))

@@ -75,7 +75,7 @@ def test_import_plan_year_option_names_the_plan_year(units: dict[str, Unit]) -> 
         (b"", "rong.txt", "Tệp rỗng."),
         (b"\xff\xfe\x00\x00garbage", "utf16.txt", "Tệp đang ở mã UTF-16"),
         (b"PK\x03\x04 not really a zip", "hong.docx", "Tệp .docx bị hỏng hoặc không trọn vẹn"),
-        (b"plain text", "ke-hoach.pdf", "Chỉ nhận tệp .txt hoặc .docx."),
+        (b"plain text", "ke-hoach.pdf", "Tệp “ke-hoach.pdf” không đúng loại."),
         (b"hello world", "ke-hoach.txt", "Không tìm thấy phụ lục nào trong tệp"),
     ],
 )

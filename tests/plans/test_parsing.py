@@ -11,20 +11,20 @@ import unicodedata
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from plans.defaults import DEFAULT_UNITS
 from plans.parsing import (
-    MAX_UPLOAD_BYTES,
     ParsedAppendix,
     ParsedCriterion,
     ParsedPlan,
     PlanParseError,
     UnitDirectory,
     parse_docx,
-    parse_plan_file,
     parse_text,
+    parse_upload,
 )
 
 # The seed as received, committed with the app (plans/seed/, identical to shared/seed/).
@@ -336,7 +336,7 @@ def test_utf8_bom_is_accepted(directory: UnitDirectory) -> None:
 
 @pytest.fixture(scope="module")
 def mini(directory: UnitDirectory) -> ParsedPlan:
-    return parse_plan_file("mini-plan.txt", MINI_TXT.read_bytes(), directory)
+    return parse_upload("mini-plan.txt", MINI_TXT.read_bytes(), directory)
 
 
 def test_mini_plan_structure(mini: ParsedPlan) -> None:
@@ -475,7 +475,7 @@ def _docx_with_merges() -> bytes:
 def test_docx_marks_merged_cells_and_leaves_plain_empty_cells_empty(directory: UnitDirectory) -> None:
     # given a table where TC 1.2's lead and timeline are merged with TC 1.1's, its
     # partners cell is empty but NOT merged, and a further row merges TT/criterion
-    plan = parse_plan_file("ke-hoach.docx", _docx_with_merges(), directory)
+    plan = parse_upload("ke-hoach.docx", _docx_with_merges(), directory)
     # then
     (section,) = plan.appendices[0].sections
     assert (section.code, section.title) == ("I", "CÔNG TÁC CHỈ ĐẠO")
@@ -501,11 +501,10 @@ def test_docx_marks_merged_cells_and_leaves_plain_empty_cells_empty(directory: U
         (b"\tTT\n\xc3\x28 l\xe1\n", "Tệp không phải văn bản UTF-8"),
         ("\tPhụ lục 1.".encode("utf-16"), "UTF-16"),
         ("\tPhụ lục 1.".encode("utf-16-le"), "UTF-16"),
-        (b"x" * (MAX_UPLOAD_BYTES + 1), "Tệp quá lớn"),
         ("\tTT\n\tNhiệm vụ\n".encode(), "Không tìm thấy phụ lục nào"),
         ("Phụ lục 1.\nTIÊU ĐỀ\n\tMột ô\n".encode(), "Phụ lục 1: không tìm thấy bảng"),
     ],
-    ids=["empty", "blank", "invalid-utf8", "utf16-bom", "utf16-no-bom", "too-big", "no-appendix", "no-table"],
+    ids=["empty", "blank", "invalid-utf8", "utf16-bom", "utf16-no-bom", "no-appendix", "no-table"],
 )
 def test_bad_text_is_refused(directory: UnitDirectory, data: bytes, message: str) -> None:
     with pytest.raises(PlanParseError) as caught:
@@ -625,7 +624,6 @@ def _too_many_entries() -> bytes:
             lambda: make_docx("<w:p><w:r><w:t>Không có phụ lục</w:t></w:r></w:p>"),
             "Không tìm thấy phụ lục nào",
         ),
-        (lambda: b"PK\x03\x04" + b"\0" * (MAX_UPLOAD_BYTES + 1), "Tệp quá lớn"),
     ],
     ids=[
         "not-zip",
@@ -636,7 +634,6 @@ def _too_many_entries() -> bytes:
         "too-many-entries",
         "broken-xml",
         "no-appendix",
-        "too-big",
     ],
 )
 def test_bad_docx_is_refused_quickly(
@@ -655,21 +652,95 @@ def test_bad_docx_is_refused_quickly(
     [
         ("ke-hoach.docx", "\tPhụ lục 1.".encode(), "đuôi .docx nhưng nội dung không phải tài liệu Word"),
         ("ke-hoach.txt", make_zip({"word/document.xml": b"<x/>"}), "đuôi .txt nhưng nội dung là tệp nén"),
+        ("ke-hoach.xlsx", make_zip({"xl/workbook.xml": b"<x/>"}), "Bảng tính không có trang dữ liệu nào."),
+        ("ke-hoach.pdf", b"%PDF-1.7", "Tệp “ke-hoach.pdf” không đúng loại."),
+        ("ke-hoach", b"abc", "Chỉ nhận tệp Word (.docx, .doc), OpenDocument (.odt), bảng tính Excel (.xlsx)"),
+        ("ke-hoach.doc", SEED_DOCX.read_bytes(), "đuôi .doc nhưng nội dung là tài liệu Word mới (.docx)"),
+        ("ke-hoach.doc", "\tPhụ lục 1.".encode(), "đuôi .doc nhưng nội dung không phải tài liệu Word"),
         (
-            "ke-hoach.xlsx",
-            make_zip({"xl/workbook.xml": b"<x/>"}),
-            "Định dạng .xlsx chưa được hỗ trợ ở bước này.",
+            "ke-hoach.odt",
+            "\tPhụ lục 1.".encode(),
+            "đuôi .odt nhưng nội dung không phải tài liệu OpenDocument",
         ),
-        ("ke-hoach.pdf", b"%PDF-1.7", "Chỉ nhận tệp .txt hoặc .docx."),
-        ("ke-hoach", b"abc", "Chỉ nhận tệp .txt hoặc .docx."),
     ],
 )
 def test_wrong_extension_is_refused(directory: UnitDirectory, name: str, data: bytes, message: str) -> None:
     with pytest.raises(PlanParseError) as caught:
-        parse_plan_file(name, data, directory)
+        parse_upload(name, data, directory)
     assert message in caught.value.message
 
 
 def test_plan_file_dispatches_on_content(directory: UnitDirectory) -> None:
-    assert len(parse_plan_file("C:\\fakepath\\KE-HOACH.DOCX", SEED_DOCX.read_bytes(), directory).tasks) == 77
-    assert len(parse_plan_file("ke-hoach.txt", SEED_TXT.read_bytes(), directory).tasks) == 77
+    assert len(parse_upload("C:\\fakepath\\KE-HOACH.DOCX", SEED_DOCX.read_bytes(), directory).tasks) == 77
+    assert len(parse_upload("ke-hoach.txt", SEED_TXT.read_bytes(), directory).tasks) == 77
+
+
+@pytest.mark.parametrize("name", ["ke-hoach.txt", "ke-hoach.docx", "ke-hoach.xlsx", "ke-hoach.doc"])
+def test_a_file_over_the_setting_is_refused_before_any_reader(
+    directory: UnitDirectory, settings: Any, name: str
+) -> None:
+    # given the one size limit, from the settings
+    settings.PLAN_UPLOAD_MAX_BYTES = 1024 * 1024
+    data = b"PK\x03\x04" + b"\0" * (1024 * 1024 - 3)
+    # when a file one byte over it is read, of any kind
+    with pytest.raises(PlanParseError) as caught:
+        parse_upload(name, data, directory)
+    # then it is refused with the size and the limit
+    assert caught.value.message == "Tệp quá lớn (1,0 MB); tối đa 1 MB."
+
+
+def test_the_xml_element_budget_leaves_room_for_the_largest_sheet_the_row_and_column_limits_allow(
+    directory: UnitDirectory,
+) -> None:
+    from plans.parsing.xlsx import MAX_COLUMNS, MAX_ROWS
+
+    # given a sheet of MAX_ROWS x MAX_COLUMNS cells (shared strings: two elements a cell)
+    ns = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    strings = [
+        "TT",
+        "Tiêu chí",
+        "Nhiệm vụ",
+        "Chủ trì",
+        "Phối hợp",
+        "Thời gian",
+        "Việc",
+        "Văn phòng Sở",
+        "Năm 2024",
+    ]
+    sst = b"<sst " + ns + b">" + b"".join(f"<si><t>{s}</t></si>".encode() for s in strings) + b"</sst>"
+
+    def row(r: int) -> bytes:
+        values = [0, 1, 2, 3, 4, 5] if r == 1 else [None, 1, 6, 7, 7, 8]
+        cells = []
+        for c in range(1, MAX_COLUMNS + 1):
+            ref = f"{chr(64 + c) if c <= 26 else 'A' + chr(64 + c - 26)}{r}"
+            if r > 1 and c == 1:
+                cells.append(f'<c r="{ref}"><v>{r - 1}</v></c>')
+            else:
+                index = values[c - 1] if c <= 6 else 6
+                cells.append(f'<c r="{ref}" t="s"><v>{index}</v></c>')
+        return f'<row r="{r}">{"".join(cells)}</row>'.encode()
+
+    sheet = b"<worksheet " + ns + b"><sheetData>" + b"".join(row(r) for r in range(1, MAX_ROWS + 1))
+    sheet += b"</sheetData></worksheet>"
+    workbook = (
+        b'<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://'
+        b'schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Phu luc 1" '
+        b'sheetId="1" r:id="rId1"/></sheets></workbook>'
+    )
+    rels = (
+        b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship '
+        b'Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+        b'Target="worksheets/sheet1.xml"/></Relationships>'
+    )
+    data = make_zip(
+        {
+            "xl/workbook.xml": workbook,
+            "xl/_rels/workbook.xml.rels": rels,
+            "xl/sharedStrings.xml": sst,
+            "xl/worksheets/sheet1.xml": sheet,
+        }
+    )
+    # when it is read, then every row is a task: the element count did not refuse it
+    plan = parse_upload("ke-hoach.xlsx", data, directory)
+    assert len(plan.tasks) == MAX_ROWS - 1

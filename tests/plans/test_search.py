@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from plans.models import Plan, Unit
-from plans.parsing import parse_plan_file
+from plans.parsing import parse_upload
 from plans.selectors import PlanFilters, plan_tasks_for_page
 from plans.services import plan_import, unit_directory
 
@@ -59,7 +59,7 @@ MỤC TIÊU, NHIỆM VỤ VÀ GIẢI PHÁP NĂM 2025
 
 
 def import_file(data: bytes) -> Plan:
-    report = plan_import(parsed=parse_plan_file("ke-hoach.txt", data, unit_directory()))
+    report = plan_import(parsed=parse_upload("ke-hoach.txt", data, unit_directory()))
     assert report.plan is not None
     return report.plan
 

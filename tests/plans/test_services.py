@@ -9,7 +9,7 @@ import pytest
 from django.db.models import Model
 
 from plans.models import Appendix, Criterion, CriterionGroup, Plan, PlanTask, ReportingPeriod, Section, Unit
-from plans.parsing import ParsedPlan, parse_plan_file
+from plans.parsing import ParsedPlan, parse_upload
 from plans.services import PlanImportError, plan_import, plan_year_from_titles, unit_directory
 from workflow.models import AuditEvent
 
@@ -40,7 +40,7 @@ SECTION_II_APPX1 = "\tII\n\tCẢI CÁCH THỂ CHẾ\n\n\t1\n\tTC 2.1."
 
 
 def parse(data: bytes, name: str = "ke-hoach.txt") -> ParsedPlan:
-    return parse_plan_file(name, data, unit_directory())
+    return parse_upload(name, data, unit_directory())
 
 
 def import_seed(**kwargs: Any) -> Any:

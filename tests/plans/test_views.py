@@ -96,7 +96,7 @@ def test_office_reviewer_sees_the_upload_form(client: Client, personas: dict[str
     content = response.content.decode()
     assert 'data-busy="Đang đọc tệp…"' in content
     assert 'enctype="multipart/form-data"' in content
-    assert "Tệp kế hoạch (.docx hoặc .txt)" in content
+    assert "Tệp kế hoạch (.docx, .doc, .odt hoặc .txt)" in content
 
 
 @pytest.mark.parametrize("persona", ["staff", "unit_head", "director", "deputy", "auditor"])
@@ -118,7 +118,7 @@ def test_everyone_else_gets_403_on_every_import_step(
 BAD_FILES = [
     pytest.param(b"", "ke-hoach.txt", "Tệp rỗng: không có nội dung để nhập.", id="empty"),
     pytest.param(
-        SEED_TXT, "ke-hoach.pdf", "Chỉ nhận tệp Word (.docx) hoặc văn bản (.txt", id="wrong-extension"
+        SEED_TXT, "ke-hoach.pdf", "Chỉ nhận tệp Word (.docx, .doc), OpenDocument (.odt)", id="wrong-extension"
     ),
     pytest.param(
         SEED_DOCX, "ke-hoach.txt", "Tệp có đuôi .txt nhưng nội dung là tệp nén", id="docx-named-txt"
@@ -170,7 +170,7 @@ def test_too_large_upload_is_refused_before_any_parser_runs(
     def parser_must_not_run(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the parser ran")
 
-    monkeypatch.setattr("plans.views.parse_plan_file", parser_must_not_run)
+    monkeypatch.setattr("plans.views.parse_upload_bounded", parser_must_not_run)
     login(client, personas["office_reviewer"])
     big = SEED_TXT + b" " * (10 * 1024 * 1024 + 1 - len(SEED_TXT))
     response = upload(client, big)
@@ -461,3 +461,23 @@ def test_abandoned_uploads_are_removed_by_the_next_upload(
     assert stale.name not in kept
     assert fresh.name in kept
     assert len(kept) == 2
+
+
+def test_the_upload_page_script_gets_the_preview_address_and_the_refusal_page(
+    client: Client, personas: dict[str, Any], var_dir: Path
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    login(client, personas["office_reviewer"])
+    content = client.get(UPLOAD).content.decode()
+    assert "js/plan-upload.js" in content and "data-plan-upload" in content
+    assert 'data-upload-status role="status" aria-live="polite" hidden' in content
+    # a file read: the script is told where the preview is (it shows "Đang đọc tệp…" until then)
+    ajax = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}
+    response = client.post(UPLOAD, {"file": SimpleUploadedFile("ke-hoach.txt", SEED_TXT)}, **ajax)
+    assert (response.status_code, response.json()) == (200, {"redirect": PREVIEW})
+    assert len(uploads(var_dir)) == 1
+    # a file refused: the same 400 page as without the script, which shows it in place
+    response = client.post(UPLOAD, {"file": SimpleUploadedFile("ke-hoach.txt", b"hello")}, **ajax)
+    assert response.status_code == 400
+    assert "Không tìm thấy phụ lục nào" in response.content.decode()

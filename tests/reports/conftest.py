@@ -25,7 +25,7 @@ from pypdf import PdfReader
 from plans import organisation, roles
 from plans.defaults import DEFAULT_UNITS
 from plans.models import Membership, Plan, PlanTask, ReportingPeriod
-from plans.parsing import parse_plan_file
+from plans.parsing import parse_upload
 from plans.services import plan_import, unit_directory
 from workflow import services
 from workflow.evidence import StoredFile
@@ -106,7 +106,7 @@ def department() -> dict[str, Any]:
 
 
 def import_seed() -> Plan:
-    parsed = parse_plan_file(SEED_DOCX.name, SEED_DOCX.read_bytes(), unit_directory())
+    parsed = parse_upload(SEED_DOCX.name, SEED_DOCX.read_bytes(), unit_directory())
     report = plan_import(parsed=parsed, source_name=SEED_DOCX.name)
     assert report.plan is not None
     return report.plan

@@ -19,9 +19,9 @@ from openpyxl import load_workbook
 
 from plans.defaults import DEFAULT_UNITS
 from plans.models import Appendix, Criterion, Plan, PlanTask, Section
-from plans.parsing import PlanParseError, UnitDirectory
+from plans.parsing import PlanParseError, UnitDirectory, parse_xlsx
 from plans.services import plan_import, unit_directory
-from plans.xlsx import INHERITED_FILL, parse_xlsx, plan_xlsx
+from plans.xlsx import INHERITED_FILL, plan_xlsx
 from tests.reports.conftest import REPORT_DAY, SEED_DOCX, at, department, import_seed, module_db, run_quarter
 from workflow.reports import selectors
 from workflow.reports.xlsx import DETAIL_HEADERS, period_report_xlsx
@@ -350,8 +350,8 @@ HOSTILE = [
     ("xlsx-named-txt", lambda w, d: w, "ke-hoach.txt",
      "Tệp có đuôi .txt nhưng nội dung là tệp nén (có thể là .docx); hãy đổi đúng đuôi tệp."),
     ("xls-extension", lambda w, d: w, "ke-hoach.xls",
-     "Chỉ nhận tệp Word (.docx) hoặc văn bản (.txt, mã UTF-8), hoặc bảng tính Excel (.xlsx). "
-     "Tệp “ke-hoach.xls” không đúng loại."),
+     "Chỉ nhận tệp Word (.docx, .doc), OpenDocument (.odt), bảng tính Excel (.xlsx) hoặc văn bản (.txt, "
+     "mã UTF-8). Tệp “ke-hoach.xls” không đúng loại."),
 ]  # fmt: skip
 
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from plans import organisation, roles
 from plans.models import Membership, PlanTask
-from plans.parsing import parse_plan_file
+from plans.parsing import parse_upload
 from plans.services import plan_import, unit_directory
 from tests.factories import CriterionFactory, periods, plan_task
 from tests.jobs import run_queued_jobs
@@ -172,7 +172,7 @@ def test_every_workflow_action_records_exactly_one_event(
 
 
 def test_plan_import_records_one_event(units: dict[str, Any], personas: dict[str, Any]) -> None:
-    parsed = parse_plan_file(SEED.name, SEED.read_bytes(), unit_directory())
+    parsed = parse_upload(SEED.name, SEED.read_bytes(), unit_directory())
     reviewer = personas["office_reviewer"]
     assert new_actions(
         lambda: plan_import(parsed=parsed, source_name=SEED.name, source_sha256="a" * 64, actor=reviewer)

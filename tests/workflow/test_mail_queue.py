@@ -28,7 +28,7 @@ from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from plans.defaults import DEFAULT_UNITS
-from plans.parsing import UnitDirectory, parse_plan_file
+from plans.parsing import UnitDirectory, parse_upload
 from plans.services import plan_import, unit_directory
 from tests.factories import CriterionFactory, periods, plan_task
 from tests.jobs import run_queued_jobs
@@ -402,9 +402,9 @@ def test_seed_task_32_with_its_line_break_reaches_a_real_smtp_server_with_a_one_
 ) -> None:
     # Given the seed plan, whose task 32 (as the file has it) holds a line break
     data = SEED_TXT.read_bytes()
-    task_32 = parse_plan_file(SEED_TXT.name, data, UnitDirectory.from_seed(DEFAULT_UNITS)).tasks[31].task
+    task_32 = parse_upload(SEED_TXT.name, data, UnitDirectory.from_seed(DEFAULT_UNITS)).tasks[31].task
     assert "\n" in task_32
-    plan = plan_import(parsed=parse_plan_file(SEED_TXT.name, data, unit_directory())).plan
+    plan = plan_import(parsed=parse_upload(SEED_TXT.name, data, unit_directory())).plan
     plan_task_32 = plan.tasks.get(position=32)
     assert plan_task_32.task == task_32
 
@@ -441,7 +441,7 @@ def test_seed_task_32_with_its_line_break_reaches_a_real_smtp_server_with_a_one_
 def test_a_submit_in_the_seed_plan_mails_the_partners_over_smtp(
     units: dict[str, Any], personas: dict[str, Any], smtp_server: Inbox
 ) -> None:
-    plan = plan_import(parsed=parse_plan_file(SEED_TXT.name, SEED_TXT.read_bytes(), unit_directory())).plan
+    plan = plan_import(parsed=parse_upload(SEED_TXT.name, SEED_TXT.read_bytes(), unit_directory())).plan
     task = (
         plan.tasks.filter(lead_units=units["QLCN"]).exclude(partner_units=None).order_by("position").first()
     )

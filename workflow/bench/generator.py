@@ -575,11 +575,11 @@ class Generator:
         return start, min(end, self.now - dt.timedelta(minutes=5))
 
     def _import_template(self) -> None:
-        from plans.parsing import parse_plan_file
+        from plans.parsing import parse_upload
         from plans.services import plan_import, unit_directory
 
         data = SEED_PLAN.read_bytes()
-        parsed = parse_plan_file(SEED_PLAN.name, data, unit_directory())
+        parsed = parse_upload(SEED_PLAN.name, data, unit_directory())
         self.template_task_count = len(parsed.tasks)
         # The stream's first year, known once the task count is: the template is its first plan.
         self.batches = self._batches()

@@ -499,7 +499,7 @@ class Measurer:
         """Parse the seed plan (.txt or .docx) and import it as a new plan (deleted after, untimed)."""
         from hashlib import sha256
 
-        from plans.parsing import parse_plan_file
+        from plans.parsing import parse_upload
         from plans.services import plan_import, unit_directory
         from workflow.bench.generator import SEED_PLAN
 
@@ -516,7 +516,7 @@ class Measurer:
             year = 1901 + index
 
             def run() -> Any:
-                parsed = parse_plan_file(path.name, data, unit_directory())
+                parsed = parse_upload(path.name, data, unit_directory())
                 report = plan_import(
                     parsed=parsed,
                     year=year,

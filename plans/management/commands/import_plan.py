@@ -1,4 +1,6 @@
-"""manage.py import_plan PATH: read the plan's appendices from a .docx or .txt file into the database."""
+"""manage.py import_plan PATH: read the plan's appendices from a plan file into the database.
+
+The file is parsed like an upload: in a bounded child process (``parse_upload_bounded``)."""
 
 from __future__ import annotations
 
@@ -6,23 +8,21 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from plans.models import Plan
-from plans.parsing import PlanParseError
+from plans.parsing import PlanParseError, check_name, check_size, parse_upload_bounded
 from plans.services import ImportReport, plan_import, unit_directory
-from plans.xlsx import parse_plan_upload  # .txt, .docx and .xlsx
 
 
 class Command(BaseCommand):
     help = (
-        "Nhập kế hoạch CCHC từ tệp .docx hoặc .txt (các bảng phụ lục). Nhập lại cùng tệp không thay đổi gì; "
+        "Nhập kế hoạch CCHC từ tệp .docx, .xlsx, .txt, .doc hoặc .odt (các bảng phụ lục). Nhập lại cùng tệp không thay đổi gì; "
         "--dry-run chỉ báo cáo những gì sẽ thay đổi."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("path", help="Tệp kế hoạch (.docx hoặc .txt, UTF-8)")
+        parser.add_argument("path", help="Tệp kế hoạch (.docx, .xlsx, .txt UTF-8, .doc, .odt)")
         parser.add_argument("--dry-run", action="store_true", help="Chỉ đọc và báo cáo, không ghi gì.")
         parser.add_argument(
             "--plan", type=int, help="Nhập vào kế hoạch có ID này (mặc định: kế hoạch cùng năm)."
@@ -39,9 +39,11 @@ class Command(BaseCommand):
             size = path.stat().st_size
         except OSError as exc:
             raise CommandError(f"Không mở được tệp “{path}”: {exc.strerror or exc}") from exc
-        if size > settings.PLAN_UPLOAD_MAX_BYTES:
-            limit = settings.PLAN_UPLOAD_MAX_BYTES // (1024 * 1024)
-            raise CommandError(f"Tệp quá lớn ({size} byte); tối đa {limit} MB.")
+        try:
+            check_name(path.name)
+            check_size(size)
+        except PlanParseError as exc:
+            raise CommandError(exc.message) from exc
         data = path.read_bytes()
 
         plan = None
@@ -50,7 +52,7 @@ class Command(BaseCommand):
             if plan is None:
                 raise CommandError(f"Không có kế hoạch ID {options['plan']}.")
         try:
-            parsed = parse_plan_upload(path.name, data, unit_directory())
+            parsed = parse_upload_bounded(path.name, data, unit_directory()).plan
             report = plan_import(
                 parsed=parsed,
                 plan=plan,

@@ -23,10 +23,9 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from plans.models import Plan, ReportingPeriod
-from plans.parsing import PlanParseError
+from plans.parsing import PlanParseError, parse_upload
 from plans.periods import periods_ensure
 from plans.services import plan_import, unit_directory
-from plans.xlsx import parse_plan_upload
 from workflow import services
 from workflow.models import PeriodTask, Stage, Step
 
@@ -253,7 +252,7 @@ class Command(BaseCommand):
         if plan is None:
             data = SEED_FILE.read_bytes()
             try:
-                parsed = parse_plan_upload(SEED_FILE.name, data, unit_directory())
+                parsed = parse_upload(SEED_FILE.name, data, unit_directory())
                 report = plan_import(
                     parsed=parsed,
                     year=year,
