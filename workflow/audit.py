@@ -46,6 +46,8 @@ ACTION_LABELS: Final[dict[str, str]] = {
     "plan_imported": "Nhập kế hoạch",
     "membership_changed": "Thay đổi đơn vị, vai trò trong đơn vị",
     "role_changed": "Thay đổi vai trò",
+    "calendar_day_added": "Nhập ngày nghỉ, ngày làm bù",
+    "calendar_day_removed": "Xóa ngày nghỉ, ngày làm bù",
 }
 
 
