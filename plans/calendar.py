@@ -152,17 +152,13 @@ def add_working_days(day: datetime.date, n: int) -> datetime.date:
 
 
 def working_days_between(start: datetime.date, end: datetime.date) -> int:
-    """How many working days are in (start, end]; negative, counted the same way, if end < start.
+    """How many working days are in (start, end]; if end < start, minus those in [end, start).
 
-    So ``working_days_between(d, add_working_days(d, n)) == n`` for any day d.
+    So ``working_days_between(d, add_working_days(d, n)) == n`` for any day d and any n.
     """
     if end < start:
-        return -working_days_between(end, start)
-    count, day = 0, start
-    while day < end:
-        day += ONE_DAY
-        count += is_working_day(day)
-    return count
+        return -sum(is_working_day(end + i * ONE_DAY) for i in range((start - end).days))
+    return sum(is_working_day(start + i * ONE_DAY) for i in range(1, (end - start).days + 1))
 
 
 def judged_deadline(deadline: datetime.date) -> datetime.date:

@@ -93,6 +93,7 @@ def _rows(values: list[tuple[Any, ...]], today: datetime.date) -> list[dict[str,
         last_name,
         first_name,
         username,
+        deadline,
     ) in values:
         if assignee_id is not None and assignee_id not in names:
             names[assignee_id] = display_name(_Person(last_name, first_name, username))
@@ -109,6 +110,7 @@ def _rows(values: list[tuple[Any, ...]], today: datetime.date) -> list[dict[str,
                 "period": f"{periods.get(period_code, period_code)}/{year}",
                 "assignee": None if assignee_id is None else names[assignee_id],
                 "due": f"{due.day:02d}/{due.month:02d}/{due.year:04d}",
+                "deadline": f"{deadline.day:02d}/{deadline.month:02d}/{deadline.year:04d}",
                 "overdue": state == open_ and due < today,
                 "claimable": assignee_id is None,
             }

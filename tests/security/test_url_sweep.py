@@ -105,6 +105,13 @@ TABLE: dict[str, Rule] = {
     "plans:upload_preview": Rule(OFFICE, NOBODY, "plans.import_plan; GET only"),
     "plans:upload_confirm": Rule(NOBODY, OFFICE, "plans.import_plan; POST only"),
     "plans:upload_cancel": Rule(NOBODY, OFFICE, "plans.import_plan; POST only"),
+    "plans:calendar": Rule(SEES_EVERYTHING, NOBODY, "access.working_calendar_check; GET only"),
+    "plans:calendar_add": Rule(
+        NOBODY, OFFICE, "working_calendar_check(edit=True); POST only; empty POST is 400"
+    ),
+    "plans:calendar_remove": Rule(
+        NOBODY, OFFICE, "working_calendar_check(edit=True); POST only; empty POST is 400"
+    ),
     # --- workflow/reports/urls.py
     "reports:plan_pdf": Rule(SIGNED_IN, NOBODY, "the plan is public inside the department; GET only"),
     "reports:plan_xlsx": Rule(SIGNED_IN, NOBODY, "the plan is public inside the department; GET only"),
