@@ -220,8 +220,9 @@ def test_office_dashboard_counts_the_period_per_appendix_section_and_unit(
     # The overdue open steps, oldest first, with who holds them
     steps = response.context["overdue_steps"]
     assert [(st.period_task_id, st.kind, st.assignee_id, st.days_late) for st in steps] == [
-        (world["pts"]["e"].pk, "lead", personas["atnl_staff"].pk, 16),
-        (world["pts"]["f"].pk, "lead", None, 16),
+        # lead steps due Thursday 29/02/2024: six working days before the deadline (docs/calendar.md)
+        (world["pts"]["e"].pk, "lead", personas["atnl_staff"].pk, 20),
+        (world["pts"]["f"].pk, "lead", None, 20),
     ]
     assert "Chưa nhận</span> – Phòng An toàn - Năng lượng" in response.content.decode()
 
