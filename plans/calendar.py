@@ -28,7 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from plans.models import CalendarDay
+from plans.models import CalendarDay, ReportingPeriod
 
 ONE_DAY: Final = datetime.timedelta(days=1)
 # A search for a working day gives up after this many days (a year of entered days off
@@ -100,9 +100,11 @@ def year_calendar(year: int) -> YearCalendar:
     return calendar
 
 
-def cache_clear() -> None:
+def cache_clear(**_signal: Any) -> None:
+    global _moved
     with _cache_lock:
         _cache.clear()
+        _moved = None
 
 
 # --- the rule -------------------------------------------------------------------------------
@@ -165,6 +167,37 @@ def judged_deadline(deadline: datetime.date) -> datetime.date:
     """The day a period deadline counts as: itself on a working day, else moved as
     ``DUE_DATE_SHIFT`` says (10/03/2024, a Sunday, counts as Friday 08/03/2024)."""
     return to_working_day(deadline)
+
+
+_moved: tuple[float, dict[datetime.date, datetime.date]] | None = None
+
+
+def _moved_deadlines() -> dict[datetime.date, datetime.date]:
+    """The period deadlines that fall on a day off, with the day each counts as; kept like a
+    year of the calendar (a deadline edited in this process clears it: plans.apps)."""
+    global _moved
+    now = time.monotonic()
+    cached = _moved
+    if cached is not None and now - cached[0] < settings.WORKING_CALENDAR_CACHE_SECONDS:
+        return cached[1]
+    deadlines = ReportingPeriod.objects.order_by().values_list("deadline", flat=True).distinct()
+    moved = {day: judged for day in deadlines if (judged := judged_deadline(day)) != day}
+    _moved = (now, moved)
+    return moved
+
+
+def judged_deadline_expression(field: str = "period__deadline") -> Any:
+    """``judged_deadline`` of a date column, for SQL: the period deadlines that fall on a day
+    off (read once, then cached) are mapped to the day they count as; the others stay as they are."""
+    from django.db.models import Case, DateField, F, Value, When
+
+    whens = [
+        When(**{field: day}, then=Value(judged, output_field=DateField()))
+        for day, judged in _moved_deadlines().items()
+    ]
+    if not whens:
+        return F(field)
+    return Case(*whens, default=F(field), output_field=DateField())
 
 
 # --- the office's entries ---------------------------------------------------------------------

@@ -181,3 +181,39 @@ def test_an_early_return_keeps_the_normal_due_date_when_it_is_later(
         do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
         do(pt.steps.get(kind="review"), personas["office_reviewer"], decision="lead", reason="Bổ sung")
     assert pt.steps.get(kind="lead", state="open").due_date == D(2024, 2, 29)  # not 21/02
+
+
+def test_a_deadline_on_an_entered_day_off_is_judged_on_the_working_day_before_in_python_and_sql(
+    units: Any, personas: Any
+) -> None:
+    from workflow import dashboard
+
+    # Given 6 tháng/2024 (deadline Monday 10/06) with two runs completed on 07/06 and on 10/06
+    criterion = CriterionFactory()
+    tasks = [plan_task(criterion, lead=[units["QLCN"]]) for _ in range(2)]
+    period = periods(criterion.section.appendix.plan)["H1"]
+    services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=tasks)
+    early, on_the_day = (PeriodTask.objects.get(plan_task=t) for t in tasks)
+    for run, day in ((early, 7), (on_the_day, 10)):
+        PeriodTask.objects.filter(pk=run.pk).update(
+            completed_at=datetime.datetime(2024, 6, day, 16, tzinfo=TZ)
+        )
+
+    def buckets() -> tuple[list[str], list[str]]:
+        runs = PeriodTask.objects.select_related("period").order_by("pk")
+        by_python = [str(run.bucket(D(2024, 6, 20))) for run in runs]
+        by_sql = list(
+            runs.annotate(b=dashboard.bucket_annotation(D(2024, 6, 20))).values_list("b", flat=True)
+        )
+        return by_python, by_sql
+
+    assert buckets() == ([Bucket.DONE_ON_TIME] * 2, [Bucket.DONE_ON_TIME] * 2)
+    # When the office enters 10/06/2024 as a day off, the deadline counts as Friday 07/06
+    calendar.calendar_day_add(
+        day=D(2024, 6, 10), kind="day_off", note="Nghỉ", actor=personas["office_reviewer"]
+    )
+    period.refresh_from_db()
+    assert (period.deadline, period.judged_deadline) == (D(2024, 6, 10), D(2024, 6, 7))
+    # Then the run completed on 10/06 is late, by both counts
+    expected = [Bucket.DONE_ON_TIME, Bucket.DONE_LATE]
+    assert buckets() == (expected, expected)
