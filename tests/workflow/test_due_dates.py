@@ -144,12 +144,12 @@ def test_a_returned_step_is_due_three_working_days_after_the_return_and_not_over
         client.force_login(personas["staff"])
         html = client.get(reverse("workflow:unit_queue")).content.decode()
         assert "11/03/2024 (hạn làm lại)" in html
-        assert "Hạn nộp của kỳ: 10/03/2024" in html
+        assert "Hạn nộp của kỳ: 10/03/2024 (tính là 08/03/2024)" in html
         assert "– quá hạn" not in html and "row-overdue" not in html
         services.step_claim(step_id=rework.pk, user=personas["staff"])
         page = client.get(reverse("workflow:step", args=[rework.pk])).content.decode()
         assert '<dt>Hạn làm lại</dt><dd class="">11/03/2024</dd>' in page
-        assert "<dt>Hạn nộp của kỳ</dt><dd>10/03/2024</dd>" in page
+        assert "<dt>Hạn nộp của kỳ</dt><dd>10/03/2024 (ngày nghỉ: tính là 08/03/2024)</dd>" in page
     # And the run is still judged against the period deadline: overdue after it, whatever the rework date
     pt.refresh_from_db()
     assert pt.bucket(D(2024, 3, 11)) == Bucket.OPEN_OVERDUE
