@@ -269,9 +269,19 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Internal deadlines of each reporting period, as (month, day) in the plan's year: before
 # the national data cut-offs 14/3, 14/6, 14/9, 14/12. Editable per plan once launched.
 PERIOD_DEADLINES = {"Q1": (3, 10), "H1": (6, 10), "Q3": (9, 10), "Y": (12, 10)}
-# Each step's due date = the period deadline + this many days (negative: earlier).
+# Each step's due date = the period deadline + this many WORKING days (negative: earlier);
+# see docs/calendar.md.
 STEP_DUE_OFFSETS = {"lead": -6, "partner": -4, "review": -2, "sign_off": 0}
+# Reminders this many working days before a step's due date (and once when it is missed).
 REMINDER_DAYS = (7, 3, 1)
+# A due date or period deadline on a day off moves to the "previous" or "next" working day.
+DUE_DATE_SHIFT = os.environ.get("DUE_DATE_SHIFT", "previous")
+if DUE_DATE_SHIFT not in ("previous", "next"):
+    raise ValueError("DUE_DATE_SHIFT must be 'previous' or 'next'")
+# A step re-opened by a return is due this many working days after the return.
+REWORK_WORKING_DAYS = int(os.environ.get("REWORK_WORKING_DAYS", "3"))
+# How long a worker keeps a year of the working-day calendar (plans.calendar).
+WORKING_CALENDAR_CACHE_SECONDS = 60
 
 LOGGING = {
     "version": 1,

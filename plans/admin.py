@@ -67,7 +67,9 @@ class ReportingPeriodAdmin(admin.ModelAdmin):
     list_editable = ["deadline", "include_year_tasks"]
     list_filter = ["plan", "code"]
     list_select_related = ["plan"]
-    readonly_fields = ["plan", "code"]
+    # The cut-off is the national one (plans.periods.CUTOFFS); a deadline after it is refused
+    # by ReportingPeriod.clean(), here and in the list's editable column alike.
+    readonly_fields = ["plan", "code", "cutoff"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # periods come with the plan (plans.periods.periods_ensure)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -270,3 +271,65 @@ class ReportingPeriod(models.Model):
     @property
     def label(self) -> str:
         return f"{self.get_code_display()}/{self.plan.year}"
+
+    def clean(self) -> None:
+        """A deadline after the national cut-off of its period is refused (issue 11, part 8)."""
+        from plans.periods import national_cutoff
+
+        if self.deadline is None or not self.plan_id or self.code not in self.Code.values:
+            return
+        cutoff = national_cutoff(self.code, self.plan.year)
+        if self.deadline > cutoff:
+            raise ValidationError(
+                {
+                    "deadline": _(
+                        "Hạn nộp nội bộ %(deadline)s muộn hơn ngày chốt số liệu toàn quốc %(cutoff)s "
+                        "của kỳ %(period)s: chọn một ngày từ %(cutoff)s trở về trước."
+                    )
+                    % {
+                        "deadline": f"{self.deadline:%d/%m/%Y}",
+                        "cutoff": f"{cutoff:%d/%m/%Y}",
+                        "period": self.label,
+                    }
+                }
+            )
+
+    @property
+    def judged_deadline(self) -> datetime.date:
+        """The deadline the national buckets are judged against: the deadline itself, moved
+        to a working day as ``DUE_DATE_SHIFT`` says when it falls on a day off
+        (plans.calendar.judged_deadline; docs/calendar.md)."""
+        from plans.calendar import judged_deadline
+
+        return judged_deadline(self.deadline)
+
+
+class CalendarDay(models.Model):
+    """Ngày nghỉ, ngày làm bù: a day the office enters because the government announced it.
+
+    The public holidays (Tết, Giỗ Tổ Hùng Vương …) come from the ``holidays`` package
+    (``plans.calendar``); these rows add what it cannot know in advance: bridging days off
+    and make-up working days (ngày làm bù, usually a Saturday). An entered day overrides
+    the package and the weekend. Entering and removing a day is audited
+    (``plans.calendar.calendar_day_add`` / ``calendar_day_remove``).
+    """
+
+    class Kind(models.TextChoices):
+        DAY_OFF = "day_off", _("Ngày nghỉ")
+        WORKDAY = "workday", _("Ngày làm bù")
+
+    date = models.DateField(_("ngày"), unique=True)
+    kind = models.CharField(_("loại"), max_length=10, choices=Kind.choices)
+    note = models.CharField(_("ghi chú"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("nhập lúc"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("ngày nghỉ, ngày làm bù")
+        verbose_name_plural = _("ngày nghỉ, ngày làm bù")
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date:%d/%m/%Y} – {self.get_kind_display()}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from plans import views, views_setup
+from plans import calendar_views, views, views_setup
 
 app_name = "plans"
 urlpatterns = [
@@ -19,4 +19,7 @@ urlpatterns = [
     path("thiet-lap/nguoi-dung/<int:pk>/", views_setup.person_edit, name="setup_person"),
     path("thiet-lap/ky-bao-cao/", views_setup.period_list, name="setup_periods"),
     path("thiet-lap/ky-bao-cao/<int:pk>/", views_setup.period_edit, name="setup_period"),
+    path("lich-lam-viec/", calendar_views.calendar_page, name="calendar"),
+    path("lich-lam-viec/them/", calendar_views.calendar_day_add, name="calendar_add"),
+    path("lich-lam-viec/xoa/", calendar_views.calendar_day_remove, name="calendar_remove"),
 ]

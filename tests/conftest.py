@@ -21,6 +21,14 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_working_calendar() -> None:
+    """The working-day calendar is cached per process (plans.calendar): tests roll back."""
+    from plans import calendar
+
+    calendar.cache_clear()
+
+
 @pytest.fixture
 def units(db: Any) -> dict[str, Unit]:
     """The department's seven units, keyed by short name, with role groups in place."""

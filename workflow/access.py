@@ -155,3 +155,18 @@ def step_get_for_user(*, user: Any, pk: int, action: StepAction = "view") -> Ste
     if action != "view" and not _CHECKS[action](user, step):
         raise PermissionDenied("Bạn không có quyền thực hiện thao tác này ở bước này.")
     return step
+
+
+def working_calendar_check(user: Any, *, edit: bool = False) -> None:
+    """Lịch làm việc: office, leadership and auditors read it; only the office (Văn phòng Sở,
+    đầu mối CCHC) enters or removes days off and make-up working days."""
+    roles = roles_of(user)
+    if not user.is_authenticated or not user.is_active:
+        raise PermissionDenied("Bạn cần đăng nhập.")
+    if edit:
+        if roles.is_office or user.is_superuser:
+            return
+        raise PermissionDenied("Chỉ Văn phòng Sở được nhập ngày nghỉ, ngày làm bù.")
+    if roles.sees_everything or user.is_superuser:
+        return
+    raise PermissionDenied("Lịch làm việc dành cho Văn phòng Sở, Lãnh đạo Sở và người kiểm tra.")

@@ -57,6 +57,8 @@ ACTION_LABELS: Final[dict[str, str]] = {
     "sign_off": "Phê duyệt",
     "evidence_added": "Đính kèm tài liệu kiểm chứng",
     "evidence_removed": "Gỡ tài liệu kiểm chứng",
+    "calendar_day_added": "Nhập ngày nghỉ, ngày làm bù",
+    "calendar_day_removed": "Xóa ngày nghỉ, ngày làm bù",
     "plan_imported": "Nhập kế hoạch",
     "membership_changed": "Thay đổi đơn vị, vai trò trong đơn vị",
     "role_changed": "Thay đổi vai trò",

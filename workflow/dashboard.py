@@ -23,6 +23,7 @@ from django.db.models import (
     Case,
     CharField,
     Count,
+    DateField,
     Exists,
     F,
     IntegerField,
@@ -33,13 +34,14 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import TruncDate
-from django.db.models.lookups import GreaterThan, LessThanOrEqual
+from django.db.models.lookups import GreaterThan, LessThan, LessThanOrEqual
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from plans.calendar import judged_deadline_expression
 from plans.models import PlanTask, ReportingPeriod, Section, Unit
 from plans.roles import roles_of
 from workflow import selectors
@@ -83,10 +85,11 @@ def bucket_conditions(today: datetime.date) -> dict[str, Q]:
     00:30 on the 11th is late for a deadline on the 10th, although it is still the 10th in UTC).
     """
     done_day = TruncDate("completed_at", tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
-    deadline = F("period__deadline")
+    # A deadline on a day off counts as the working day it moves to (ReportingPeriod.judged_deadline).
+    deadline = judged_deadline_expression("period__deadline")
     done = Q(completed_at__isnull=False)
     open_ = Q(completed_at__isnull=True)
-    past_deadline = Q(period__deadline__lt=today)
+    past_deadline = Q(LessThan(deadline, Value(today, output_field=DateField())))
     return {
         Bucket.DONE_ON_TIME: done & Q(LessThanOrEqual(done_day, deadline)),
         Bucket.DONE_LATE: done & Q(GreaterThan(done_day, deadline)),

@@ -105,8 +105,9 @@ class PeriodTask(models.Model):
         return f"{self.plan_task} – {self.period}"
 
     def bucket(self, today: datetime.date | None = None) -> str:
-        """The period result per the national convention."""
-        deadline = self.period.deadline
+        """The period result per the national convention, judged against the period deadline
+        (moved to a working day when it falls on a day off: ReportingPeriod.judged_deadline)."""
+        deadline = self.period.judged_deadline
         if self.completed_at is not None:
             done_day = timezone.localdate(self.completed_at)
             return Bucket.DONE_ON_TIME if done_day <= deadline else Bucket.DONE_LATE

@@ -95,6 +95,7 @@ STEP_ROW_COLUMNS = (
     "assignee__last_name",
     "assignee__first_name",
     "assignee__username",
+    "period_task__period__deadline",
 )
 
 

@@ -50,8 +50,26 @@ def _flow() -> Any:
     return ReportFlow
 
 
-def step_due_date(*, period: ReportingPeriod, kind: str) -> datetime.date:
-    return period.deadline + datetime.timedelta(days=settings.STEP_DUE_OFFSETS[kind])
+def step_due_date(
+    *, period: ReportingPeriod, kind: str, reopened_on: datetime.date | None = None
+) -> datetime.date:
+    """Hạn xử lý of a step: always a working day (plans.calendar, docs/calendar.md).
+
+    First round: ``STEP_DUE_OFFSETS[kind]`` working days before the period deadline, counted
+    from the deadline moved to a working day as ``DUE_DATE_SHIFT`` says (Quý I/2024: the
+    deadline is Sunday 10/03, so sign-off is due Friday 08/03 and the lead step six working
+    days before, Thursday 29/02). A step of a later round, opened on ``reopened_on`` because
+    of a return (hạn làm lại): ``REWORK_WORKING_DAYS`` working days after that day, never
+    earlier than its first-round due date, so a returned step does not start overdue.
+    """
+    from plans import calendar
+
+    due = calendar.add_working_days(
+        calendar.judged_deadline(period.deadline), settings.STEP_DUE_OFFSETS[kind]
+    )
+    if reopened_on is None:
+        return due
+    return max(due, calendar.add_working_days(reopened_on, settings.REWORK_WORKING_DAYS))
 
 
 _batch = threading.local()
@@ -185,7 +203,11 @@ def step_record_create(*, activation: Any) -> Step:
         kind=kind,
         unit=owner_obj if isinstance(owner_obj, Unit) else None,
         round=period_task.round,
-        due_date=step_due_date(period=period_task.period, kind=kind),
+        due_date=step_due_date(
+            period=period_task.period,
+            kind=kind,
+            reopened_on=timezone.localdate() if period_task.round > 1 else None,
+        ),
     )
     if step.round > 1 and kind == Step.Kind.LEAD:
         # A returned report starts from the unit's previous text; that version stays as submitted.
@@ -631,16 +653,18 @@ def unit_for_user(user: Any) -> Unit | None:
 
 
 def _reminder_kind(due: datetime.date, today: datetime.date) -> str | None:
+    from plans.calendar import working_days_between
     from workflow.models import Reminder
 
-    days_left = (due - today).days
-    if days_left < 0:
+    if due < today:
         return Reminder.Kind.MISSED
+    days_left = working_days_between(today, due)
     return {7: Reminder.Kind.D7, 3: Reminder.Kind.D3, 1: Reminder.Kind.D1}.get(days_left)
 
 
 def reminders_send(*, today: datetime.date | None = None) -> int:
-    """Send the due reminders: 7, 3 and 1 days before a step's due date, and once when missed.
+    """Send the due reminders: 7, 3 and 1 working days before a step's due date, and once
+    when missed; on working days only (a Saturday run sends nothing, Monday's sends what is due).
 
     Each (step, kind) is recorded in ``Reminder`` under a unique constraint before the
     notification is written, in the same transaction: running this any number of times,
@@ -649,10 +673,17 @@ def reminders_send(*, today: datetime.date | None = None) -> int:
     from django.db import IntegrityError
     from django.db.models import Exists, OuterRef, Q
 
+    from plans import calendar
     from workflow.models import Reminder
 
     today = today or timezone.localdate()
-    days = [today + datetime.timedelta(days=d) for d in settings.REMINDER_DAYS]
+    if not calendar.is_working_day(today):
+        return 0
+    # The due dates d working days ahead: the d-th working day and the days off just before it.
+    days = []
+    for d in settings.REMINDER_DAYS:
+        after, last = calendar.add_working_days(today, d - 1), calendar.add_working_days(today, d)
+        days += [after + datetime.timedelta(days=i) for i in range(1, (last - after).days + 1)]
     candidates = (
         Step.objects.filter(state=Step.State.OPEN)
         .filter(Q(due_date__in=days) | Q(due_date__lt=today))
@@ -673,8 +704,8 @@ def reminders_send(*, today: datetime.date | None = None) -> int:
                 if kind == Reminder.Kind.MISSED:
                     message = f"Quá hạn xử lý ({step.due_date:%d/%m/%Y}): {step.get_kind_display()} – {text}"
                 else:
-                    left = (step.due_date - today).days
-                    message = f"Còn {left} ngày đến hạn ({step.due_date:%d/%m/%Y}): {step.get_kind_display()} – {text}"
+                    left = calendar.working_days_between(today, step.due_date)
+                    message = f"Còn {left} ngày làm việc đến hạn ({step.due_date:%d/%m/%Y}): {step.get_kind_display()} – {text}"
                 _notify(people, message=message, step=step, url=_step_url(step))
         except IntegrityError:
             continue  # another run sent it a moment ago

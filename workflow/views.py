@@ -18,6 +18,7 @@ from django.utils.text import Truncator, add_truncation_text, calculate_truncate
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from plans.calendar import judged_deadline
 from plans.models import ReportingPeriod
 from plans.roles import display_name, roles_of
 from workflow import access, selectors, services
@@ -93,6 +94,7 @@ def _rows(values: list[tuple[Any, ...]], today: datetime.date) -> list[dict[str,
         last_name,
         first_name,
         username,
+        deadline,
     ) in values:
         if assignee_id is not None and assignee_id not in names:
             names[assignee_id] = display_name(_Person(last_name, first_name, username))
@@ -109,6 +111,9 @@ def _rows(values: list[tuple[Any, ...]], today: datetime.date) -> list[dict[str,
                 "period": f"{periods.get(period_code, period_code)}/{year}",
                 "assignee": None if assignee_id is None else names[assignee_id],
                 "due": f"{due.day:02d}/{due.month:02d}/{due.year:04d}",
+                "deadline": f"{deadline.day:02d}/{deadline.month:02d}/{deadline.year:04d}",
+                # a deadline on a day off counts as the working day it moves to (docs/calendar.md)
+                "judged": f"{judged:%d/%m/%Y}" if (judged := judged_deadline(deadline)) != deadline else "",
                 "overdue": state == open_ and due < today,
                 "claimable": assignee_id is None,
             }

@@ -333,8 +333,9 @@ def test_seed_demo_year_runs_the_current_period_at_every_stage(demo_seeded: str,
     assert AuditEvent.objects.filter(action="sign_off").count() == 2
     # no step of the demo is due in the past of the demo date
     assert Step.objects.filter(state="open", due_date__lt=DEMO_DAY.date()).count() == 0
+    # the earliest: the lead steps, 6 working days before the 6 tháng deadline (Wed 10/06/2026)
     assert Step.objects.filter(state="open").order_by("due_date").first().due_date == datetime.date(
-        2026, 6, 4
+        2026, 6, 2
     )
     # the 2024 plan stays as imported: nothing of it is launched
     assert not PeriodTask.objects.filter(period__plan=plan_2024).exists()

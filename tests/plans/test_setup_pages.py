@@ -398,21 +398,21 @@ def test_the_office_moves_a_deadline_and_the_open_steps_follow(
 ) -> None:
     client = client_for(personas["office_reviewer"])
     assert period.deadline == datetime.date(2024, 3, 10)
-    response = client.post(reverse("plans:setup_period", args=[period.pk]), {"deadline": "08/03/2024"})
+    response = client.post(reverse("plans:setup_period", args=[period.pk]), {"deadline": "06/03/2024"})
     assert response.status_code == 302
     period.refresh_from_db()
-    assert period.deadline == datetime.date(2024, 3, 8)
+    assert period.deadline == datetime.date(2024, 3, 6)
     lead = Step.objects.get(period_task__period=period, kind="lead")
-    assert lead.due_date == datetime.date(2024, 3, 2)  # the deadline − 6 days
+    assert lead.due_date == datetime.date(2024, 2, 27)  # 6 working days before the deadline (was 29/02)
     event = AuditEvent.objects.get(action="deadline_changed")
     assert event.data == {
         "period": "Quý I/2024",
         "before": "2024-03-10",
-        "after": "2024-03-08",
+        "after": "2024-03-06",
         "open_steps": 1,
     }
     page = client.get(response["Location"]).content.decode()
-    assert "08/03/2024" in page
+    assert "06/03/2024" in page
 
 
 @pytest.mark.parametrize(

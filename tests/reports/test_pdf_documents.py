@@ -299,10 +299,11 @@ def test_dossier_has_every_step_version_reason_sign_off_and_evidence_hash(
 ) -> None:
     whole = flat("\n".join(texts["dossier"]))
     steps = [
-        "1. Chủ trì thực hiện – Văn phòng Sở (vòng 1, hạn 04/03/2024, đã xong)",
-        "8. Văn phòng Sở thẩm định (vòng 1, hạn 08/03/2024, đã xong)",
-        "9. Chủ trì thực hiện – Văn phòng Sở (vòng 2, hạn 04/03/2024, đã xong)",
-        "11. Lãnh đạo Sở phê duyệt – Văn phòng Sở (vòng 2, hạn 10/03/2024, đã xong)",
+        # due dates in working days before Friday 08/03 (the Sunday deadline 10/03 moved back)
+        "1. Chủ trì thực hiện – Văn phòng Sở (vòng 1, hạn 29/02/2024, đã xong)",
+        "8. Văn phòng Sở thẩm định (vòng 1, hạn 06/03/2024, đã xong)",
+        "9. Chủ trì thực hiện – Văn phòng Sở (vòng 2, hạn 29/02/2024, đã xong)",
+        "11. Lãnh đạo Sở phê duyệt – Văn phòng Sở (vòng 2, hạn 08/03/2024, đã xong)",
     ]
     for line in steps:
         assert line in whole

@@ -214,17 +214,18 @@ def run_canceled(world: World) -> tuple[str, str | None]:
 
 
 def run_completed_on_time(world: World) -> tuple[str, str]:
+    # Quý I/2024's deadline, Sunday 10/03, counts as Friday 08/03 (docs/calendar.md)
     PeriodTask.objects.filter(pk=world.run.pk).update(
-        stage=Stage.DONE, completed_at=datetime.datetime(2024, 3, 9, 9, tzinfo=TZ)
+        stage=Stage.DONE, completed_at=datetime.datetime(2024, 3, 8, 9, tzinfo=TZ)
     )
     return "1 Hoàn thành đúng hạn 1 50%", "4 Chưa hoàn thành – quá hạn 1 50%"
 
 
 def run_completion_moved_past_the_deadline(world: World) -> tuple[str, str]:
     PeriodTask.objects.filter(pk=world.run.pk).update(
-        stage=Stage.DONE, completed_at=datetime.datetime(2024, 3, 9, 9, tzinfo=TZ)
+        stage=Stage.DONE, completed_at=datetime.datetime(2024, 3, 8, 9, tzinfo=TZ)
     )
-    ReportingPeriod.objects.filter(pk=world.period.pk).update(deadline=datetime.date(2024, 3, 8))
+    ReportingPeriod.objects.filter(pk=world.period.pk).update(deadline=datetime.date(2024, 3, 7))
     return "2 Hoàn thành quá hạn 1 50%", "4 Chưa hoàn thành – quá hạn 1 50%"
 
 

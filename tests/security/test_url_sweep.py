@@ -116,6 +116,13 @@ TABLE: dict[str, Rule] = {
     "plans:setup_person": Rule(OFFICE, OFFICE, "may_manage_organisation; empty POST is 400"),
     "plans:setup_periods": Rule(OFFICE, NOBODY, "may_manage_organisation; GET only"),
     "plans:setup_period": Rule(OFFICE, OFFICE, "may_manage_organisation; empty POST is 400"),
+    "plans:calendar": Rule(SEES_EVERYTHING, NOBODY, "access.working_calendar_check; GET only"),
+    "plans:calendar_add": Rule(
+        NOBODY, OFFICE, "working_calendar_check(edit=True); POST only; empty POST is 400"
+    ),
+    "plans:calendar_remove": Rule(
+        NOBODY, OFFICE, "working_calendar_check(edit=True); POST only; empty POST is 400"
+    ),
     # --- workflow/reports/urls.py
     "reports:plan_pdf": Rule(SIGNED_IN, NOBODY, "the plan is public inside the department; GET only"),
     "reports:plan_xlsx": Rule(SIGNED_IN, NOBODY, "the plan is public inside the department; GET only"),

@@ -67,8 +67,8 @@ def complete(pt: PeriodTask, when: datetime.datetime) -> None:
 def world(units: dict[str, Unit], personas: dict[str, Any]) -> dict[str, Any]:
     """Two appendices, three lead units, two periods (Q1 due 10/3/2024, H1 due 10/6/2024).
 
-    Q1: a on time (the whole flow through the services, 5/3); b on time (23:30 on 10/3);
-    c late (00:30 on 11/3: still 10/3 in UTC); d late, led by QLCN and QLTM; e started and
+    Q1: a on time (the whole flow through the services, 5/3); b on time (23:30 on 8/3);
+    c late (00:30 on 9/3: still 8/3 in UTC; the Sunday deadline 10/3 counts as Friday 8/3); d late, led by QLCN and QLTM; e started and
     open; f untouched; l cancelled. H1: g started, h untouched, i done early. j ("Năm")
     and k (policy) never launched.
     """
@@ -109,8 +109,9 @@ def world(units: dict[str, Unit], personas: dict[str, Any]) -> dict[str, Any]:
         do(pts["a"].steps.get(kind=Step.Kind.LEAD), staff, **LEAD_REPORT)
         do(pts["a"].steps.get(kind=Step.Kind.REVIEW), office, decision="approve", reason="")
         do(pts["a"].steps.get(kind=Step.Kind.SIGN_OFF), personas["director"], decision="approve", reason="")
-    complete(pts["b"], at(2024, 3, 10, 23, 30))
-    complete(pts["c"], at(2024, 3, 11, 0, 30))
+    # Quý I's deadline, Sunday 10/03/2024, counts as Friday 08/03 (docs/calendar.md)
+    complete(pts["b"], at(2024, 3, 8, 23, 30))
+    complete(pts["c"], at(2024, 3, 9, 0, 30))
     complete(pts["d"], at(2024, 3, 15))
     complete(pts["i"], at(2024, 3, 18))
     PeriodTask.objects.filter(pk=pts["g"].pk).update(started_at=at(2024, 3, 3))
@@ -154,6 +155,7 @@ def listed(client: Any, url: str) -> list[int]:
     "today",
     [
         datetime.date(2024, 3, 8),
+        datetime.date(2024, 3, 9),
         datetime.date(2024, 3, 10),
         datetime.date(2024, 3, 11),
         datetime.date(2024, 3, 20),
@@ -176,7 +178,8 @@ def test_sql_buckets_equal_python_bucket_for_every_task(world: dict[str, Any], t
 
 
 def test_completion_day_is_taken_in_vietnam_time(world: dict[str, Any]) -> None:
-    # b: 23:30 on 10/3 (on time); c: 00:30 on 11/3, which is still 10/3 in UTC (late)
+    # b: 23:30 on 8/3 (on time); c: 00:30 on 9/3, which is still 8/3 in UTC (late): the
+    # deadline, Sunday 10/3, counts as Friday 8/3
     today = datetime.date(2024, 3, 20)
     labelled = dict(PeriodTask.objects.annotate(b=dashboard.bucket_annotation(today)).values_list("pk", "b"))
     assert labelled[world["pts"]["b"].pk] == ON_TIME
@@ -220,8 +223,9 @@ def test_office_dashboard_counts_the_period_per_appendix_section_and_unit(
     # The overdue open steps, oldest first, with who holds them
     steps = response.context["overdue_steps"]
     assert [(st.period_task_id, st.kind, st.assignee_id, st.days_late) for st in steps] == [
-        (world["pts"]["e"].pk, "lead", personas["atnl_staff"].pk, 16),
-        (world["pts"]["f"].pk, "lead", None, 16),
+        # lead steps due Thursday 29/02/2024: six working days before the deadline (docs/calendar.md)
+        (world["pts"]["e"].pk, "lead", personas["atnl_staff"].pk, 20),
+        (world["pts"]["f"].pk, "lead", None, 20),
     ]
     assert "Chưa nhận</span> – Phòng An toàn - Năng lượng" in response.content.decode()
 

@@ -468,8 +468,8 @@ def test_reminders_queue_their_mails_and_the_command_never_waits_for_the_mail_se
     outage.down = True
     django_mail.outbox.clear()
     OutgoingMail.objects.all().delete()
-    # When the daily reminders run 7 days before the lead step's due date (04/03/2024)
-    time_machine.move_to(datetime.datetime(2024, 2, 26, 0, 30, tzinfo=datetime.UTC), tick=False)
+    # When the daily reminders run 7 working days before the lead step's due date (29/02/2024)
+    time_machine.move_to(datetime.datetime(2024, 2, 20, 0, 30, tzinfo=datetime.UTC), tick=False)
     out = StringIO()
     call_command("send_reminders", stdout=out)
     # Then the reminders are recorded and their mails queued, one job for them, nothing sent
@@ -478,7 +478,7 @@ def test_reminders_queue_their_mails_and_the_command_never_waits_for_the_mail_se
         ("qlcn_cv@sct.local", "queued"),
         ("qlcn_tp@sct.local", "queued"),
     ]
-    assert OutgoingMail.objects.first().subject.startswith("[CCHC] Còn 7 ngày đến hạn (04/03/2024)")
+    assert OutgoingMail.objects.first().subject.startswith("[CCHC] Còn 7 ngày làm việc đến hạn (29/02/2024)")
     assert DBTaskResult.objects.filter(status="READY").count() == 1
     # and when the server is back, the worker delivers them
     outage.down = False

@@ -343,7 +343,8 @@ def test_list_row_shows_each_value_escaped_and_truncated_as_the_template_filters
         assert "<td>Q&lt;CN&gt;</td>" in row
         assert f"<td>Quý I/{q1.plan.year}</td>" in row
         assert "<td>&lt;i&gt;Trần&lt;/i&gt; &amp; qlcn_cv</td>" in row
-        assert f'<td class="">{date(step.due_date, "d/m/Y")}</td>' in row
+        assert f'<td><span class="">{date(step.due_date, "d/m/Y")}</span>' in row
+        assert f"Hạn nộp của kỳ: {date(q1.deadline, 'd/m/Y')} (tính là 08/03/{q1.deadline.year})</div>" in row
         assert "<script>" not in row and "<b>" not in row and "<i>" not in row
         # (escaped once by the template's autoescape: not left raw, not escaped twice)
         assert "&lt;script&gt;alert(1)&lt;/script&gt; " in row

@@ -20,7 +20,8 @@ from workflow.models import Notification, PeriodTask, Reminder, Step
 def lead_step(units, personas):
     criterion = CriterionFactory()
     task = plan_task(criterion, lead=[units["QLCN"]])
-    period = periods(criterion.section.appendix.plan)["Q1"]  # deadline 10/03/2024, lead due 04/03/2024
+    # Quý I/2024: deadline Sunday 10/03 -> Friday 08/03; lead due 6 working days before: Thu 29/02.
+    period = periods(criterion.section.appendix.plan)["Q1"]
     services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
     return PeriodTask.objects.get(plan_task=task).steps.get(kind="lead")
 
@@ -30,30 +31,68 @@ def reminders_on(day: datetime.date) -> list[str]:
     return sorted(Reminder.objects.values_list("kind", flat=True))
 
 
-def test_reminders_go_out_7_3_1_days_before_and_when_missed_once_each(lead_step, personas):
-    assert lead_step.due_date == datetime.date(2024, 3, 4)
-    assert reminders_on(datetime.date(2024, 2, 20)) == []
-    assert reminders_on(datetime.date(2024, 2, 26)) == ["d7"]
-    assert reminders_on(datetime.date(2024, 2, 26)) == ["d7"]  # same day again: nothing new
-    assert reminders_on(datetime.date(2024, 3, 1)) == ["d3", "d7"]
-    assert reminders_on(datetime.date(2024, 3, 3)) == ["d1", "d3", "d7"]
+def test_reminders_go_out_7_3_1_working_days_before_and_when_missed_once_each(lead_step, personas):
+    assert lead_step.due_date == datetime.date(2024, 2, 29)
+    assert reminders_on(datetime.date(2024, 2, 19)) == []  # 8 working days before
+    assert reminders_on(datetime.date(2024, 2, 20)) == ["d7"]  # Tuesday: 7 working days before
+    assert reminders_on(datetime.date(2024, 2, 20)) == ["d7"]  # same day again: nothing new
+    assert reminders_on(datetime.date(2024, 2, 23)) == ["d7"]  # Friday: 4 working days before
+    assert reminders_on(datetime.date(2024, 2, 26)) == ["d3", "d7"]  # Monday: 3 working days before
+    assert reminders_on(datetime.date(2024, 2, 28)) == ["d1", "d3", "d7"]
+    assert reminders_on(datetime.date(2024, 3, 2)) == ["d1", "d3", "d7"]  # Saturday: nothing is sent
+    assert reminders_on(datetime.date(2024, 3, 4)) == ["d1", "d3", "d7", "missed"]  # Monday: the miss
     assert reminders_on(datetime.date(2024, 3, 5)) == ["d1", "d3", "d7", "missed"]
-    assert reminders_on(datetime.date(2024, 3, 9)) == ["d1", "d3", "d7", "missed"]
-    texts = list(
+    texts = sorted(
         Notification.objects.filter(user=personas["staff"], message__startswith=("Còn")).values_list(
             "message", flat=True
         )
     )
-    assert len(texts) == 3
+    assert [t.split(":")[0] for t in texts] == [
+        "Còn 1 ngày làm việc đến hạn (29/02/2024)",
+        "Còn 3 ngày làm việc đến hạn (29/02/2024)",
+        "Còn 7 ngày làm việc đến hạn (29/02/2024)",
+    ]
+
+
+def test_no_reminder_is_sent_on_a_weekend_or_holiday_and_the_next_working_day_catches_up(units, personas):
+    # Given a lead step due Thursday 29/02/2024
+    criterion = CriterionFactory()
+    task = plan_task(criterion, lead=[units["QLCN"]])
+    services.period_launch(
+        period=periods(criterion.section.appendix.plan)["Q1"],
+        actor=personas["office_reviewer"],
+        plan_tasks=[task],
+    )
+    # When the cron runs during Tết and on the weekend, 7 working days before falls on Tuesday 20/02
+    for day in (10, 11, 12, 13, 14, 17, 18):  # Tết 10–14/02, then Saturday and Sunday
+        assert services.reminders_send(today=datetime.date(2024, 2, day)) == 0
+    # Then the first working day that is 7 working days before sends it
+    assert services.reminders_send(today=datetime.date(2024, 2, 19)) == 0
+    assert services.reminders_send(today=datetime.date(2024, 2, 20)) == 1
+
+
+def test_a_step_due_on_monday_gets_its_one_day_reminder_on_friday(units, personas, settings):
+    # Given the H1/2024 deadline Monday 10/06: the sign-off step is due that Monday
+    criterion = CriterionFactory()
+    task = plan_task(criterion, lead=[units["QLCN"]])
+    period = periods(criterion.section.appendix.plan)["H1"]
+    services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
+    step = PeriodTask.objects.get(plan_task=task).steps.get(kind="lead")
+    Step.objects.filter(pk=step.pk).update(due_date=datetime.date(2024, 6, 10))
+    # Friday 07/06 is one working day before; the weekend sends nothing
+    assert reminders_on(datetime.date(2024, 6, 7)) == ["d1"]
+    assert reminders_on(datetime.date(2024, 6, 8)) == ["d1"]
+    assert reminders_on(datetime.date(2024, 6, 9)) == ["d1"]
+    assert reminders_on(datetime.date(2024, 6, 11)) == ["d1", "missed"]
 
 
 def test_reminder_goes_to_the_assignee_once_claimed(lead_step, personas):
     services.step_claim(step_id=lead_step.pk, user=personas["staff"])
     run_queued_jobs()  # the launch's mails
     mail.outbox.clear()
-    sent = services.reminders_send(today=datetime.date(2024, 3, 3))
+    sent = services.reminders_send(today=datetime.date(2024, 2, 28))
     assert sent == 1
-    note = Notification.objects.filter(message__startswith="Còn 1 ngày").get()
+    note = Notification.objects.filter(message__startswith="Còn 1 ngày làm việc").get()
     assert note.user == personas["staff"]
     assert mail.outbox == []  # queued with the reminder; a worker sends it
     assert run_queued_jobs() == 1
@@ -67,7 +106,7 @@ def test_done_steps_get_no_reminder(lead_step, personas):
         user=personas["staff"],
         data={"result": "x", "self_assessment": "done", "explanation": "y"},
     )
-    services.reminders_send(today=datetime.date(2024, 3, 3))
+    services.reminders_send(today=datetime.date(2024, 2, 28))
     assert not Reminder.objects.filter(step=lead_step).exists()
 
 
