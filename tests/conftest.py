@@ -21,6 +21,20 @@ def _fast_password_hashing(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_names(settings: Any) -> None:
+    """Pages name static files by their plain names: the tests run no collectstatic.
+
+    Production uses WhiteNoise's manifest storage (hashed names; config/settings.py); that
+    path is tested with a real collectstatic by tests/security/test_static_files.py, by the
+    fault tests' child processes (tests/faults/helpers.py) and by `make deploy-check`.
+    """
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def units(db: Any) -> dict[str, Unit]:
     """The department's seven units, keyed by short name, with role groups in place."""
