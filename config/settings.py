@@ -134,10 +134,14 @@ LOGOUT_REDIRECT_URL = "login"
 GUARDIAN_RAISE_403 = True
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row
 
-# Failed logins (django-axes): 5 failures of one username from one IP lock that pair for 15 min.
+# Failed logins (django-axes): 5 failures of one username from one IP lock that pair for 15 min;
+# 20 failures of one username from any addresses (guessing spread over many machines) lock
+# that username everywhere for 15 min (config.auth.LoginLockoutHandler: one limit each).
+AXES_HANDLER = "config.auth.LoginLockoutHandler"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username"]
+LOGIN_FAILURE_LIMITS = [AXES_FAILURE_LIMIT, 20]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_CLIENT_IP_CALLABLE = "config.auth.client_ip"
