@@ -490,6 +490,16 @@ def check(processes: Processes, work: Path) -> None:
     recipients, message = found
     say(f"   thư tới {', '.join(recipients)}: {str(message['Subject']).strip()}")
 
+    step("Từ chối: Host lạ → 400, trang của Văn phòng Sở → 403 (mỗi lần một dòng nhật ký, không traceback)")
+    stranger = Browser("evil.example.com")
+    status, _, page = stranger.request("GET", "/dang-nhap/")
+    if status != 400 or "Yêu cầu không hợp lệ" not in page:
+        raise CheckFailed(f"Host lạ: {status} thay vì trang 400")
+    status, _, _ = browser.request("GET", "/quy-trinh/khoi-tao/")
+    if status != 403:
+        raise CheckFailed(f"{STAFF} mở trang khởi tạo kỳ: {status} thay vì 403")
+    say("   400, 403")
+
     step("Nhật ký máy chủ: không có lỗi 500, không có traceback; các tiến trình còn chạy")
     for name, process, log in (("gunicorn", server, gunicorn_log), ("db_worker", worker, worker_log)):
         if process is None:
@@ -501,6 +511,8 @@ def check(processes: Processes, work: Path) -> None:
         text = log.read_text(errors="replace")
         if "Traceback" in text or "Internal Server Error" in text:
             raise CheckFailed(f"nhật ký {name} có lỗi:\n{text[-4000:]}")
+    if "Forbidden (Permission denied): /quy-trinh/khoi-tao/" not in gunicorn_log.read_text(errors="replace"):
+        raise CheckFailed("nhật ký gunicorn không ghi lần bị từ chối 403")
 
 
 def main() -> int:
