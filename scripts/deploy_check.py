@@ -4,7 +4,7 @@ What an operator does (README "Production notes", docs/security.md "Deployment e
 
  1. install: ``pip install -r requirements.txt`` into the virtualenv (here: the one running this);
  2. a fresh database (dropped and created: ``cchc_deploy_check``), a fresh VAR_DIR;
- 3. ``manage.py migrate``, ``compilemessages``, ``collectstatic`` with ``DEBUG=0``;
+ 3. ``manage.py migrate``, ``check --deploy``, ``compilemessages``, ``collectstatic`` with ``DEBUG=0``;
  4. the first administrator, non-interactively (``createsuperuser --noinput`` + DJANGO_SUPERUSER_*);
  5. what people need to act: units and demo accounts (``seed_demo --demo-accounts``), the seed
     plan (``import_plan``), a period launched (``launch_period --period Q1``);
@@ -343,6 +343,9 @@ def check(processes: Processes, work: Path) -> None:
     step("manage.py migrate")
     manage("migrate", "--noinput", "-v0", env=env, timeout=120)
     create_app_database_role(env)
+
+    step("manage.py check --deploy --fail-level WARNING")
+    manage("check", "--deploy", "--fail-level", "WARNING", env=env)
 
     step("manage.py compilemessages")
     manage("compilemessages", "-v0", "--ignore=.venv", env=env)
