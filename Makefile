@@ -6,7 +6,7 @@ SEED := plans/seed/ke-hoach-cchc-2024-phu-luc.txt
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := config.settings
 
-.PHONY: backup restore test-faults messages run serve install check-system migrate seed test test-sqlite test-postgres lint check bench e2e clean
+.PHONY: deploy-check backup restore test-faults messages run serve install check-system migrate seed test test-sqlite test-postgres lint check bench e2e clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@command -v $(PY) >/dev/null || { echo "Thiếu Python 3.11: cài gói python3.11 và python3.11-venv."; exit 1; }
@@ -60,6 +60,11 @@ check: lint test
 
 bench: install
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/cchc_bench} $(BIN)/python manage.py bench
+
+# The README's production notes on a fresh PostgreSQL database (cchc_deploy_check), gunicorn with
+# the deployment environment of docs/security.md, a real SMTP server; < 3 min (scripts/deploy_check.py).
+deploy-check: install
+	$(BIN)/python scripts/deploy_check.py
 
 # Backups: database (pg_dump -Fc / SQLite backup API) + evidence files + manifest (docs/operations.md).
 backup: install

@@ -12,7 +12,9 @@ import ipaddress
 from typing import Any
 
 from axes.backends import AxesStandaloneBackend
+from axes.handlers.database import AxesDatabaseHandler
 from django.conf import settings
+from django.db.models import Sum
 from django.http import HttpRequest
 
 
@@ -23,6 +25,34 @@ class LoginLockoutBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, *args, **kwargs)
+
+
+class LoginLockoutHandler(AxesDatabaseHandler):
+    """django-axes' database handler with a limit of its own for each lockout parameter.
+
+    ``AXES_LOCKOUT_PARAMETERS`` lists what is counted (here the username with the address,
+    then the username alone, over every address) and ``LOGIN_FAILURE_LIMITS`` the limit of
+    each, in the same order; axes itself compares the largest count with one limit. A count
+    at its limit locks; the result is given on axes' scale (``AXES_FAILURE_LIMIT`` means
+    locked), so the rest of axes (the backend's check, the lockout page) works unchanged.
+    ``request.login_lockout`` says which limit was reached, for the lockout page.
+    """
+
+    def get_failures(self, request: HttpRequest, credentials: dict[str, Any] | None = None) -> int:
+        counts = [
+            attempts.aggregate(n=Sum("failures_since_start"))["n"] or 0
+            for attempts in self.get_user_attempts(request, credentials)
+        ]
+        for count, limit, parameter in zip(
+            counts, settings.LOGIN_FAILURE_LIMITS, settings.AXES_LOCKOUT_PARAMETERS, strict=True
+        ):
+            if count >= limit:
+                request.login_lockout = {
+                    "by": parameter if isinstance(parameter, str) else "+".join(parameter),
+                    "limit": limit,
+                }  # type: ignore[attr-defined]
+                return max(counts[0], settings.AXES_FAILURE_LIMIT)
+        return counts[0]
 
 
 def client_ip(request: HttpRequest) -> str | None:

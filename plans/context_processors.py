@@ -2,9 +2,13 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from plans.roles import roles_of
+from plans.roles import NO_ROLES, roles_of
 
 
 def roles(request: HttpRequest) -> dict[str, object]:
-    """The user's roles, for the navigation."""
-    return {"roles": roles_of(request.user)}
+    """The user's roles, for the navigation.
+
+    A request refused before AuthenticationMiddleware ran (an unknown Host header: a 400)
+    has no ``user``; its error page is rendered with no roles."""
+    user = getattr(request, "user", None)
+    return {"roles": roles_of(user) if user is not None else NO_ROLES}

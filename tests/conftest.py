@@ -29,6 +29,20 @@ def _fresh_working_calendar() -> None:
     calendar.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_names(settings: Any) -> None:
+    """Pages name static files by their plain names: the tests run no collectstatic.
+
+    Production uses WhiteNoise's manifest storage (hashed names; config/settings.py); that
+    path is tested with a real collectstatic by tests/security/test_static_files.py, by the
+    fault tests' child processes (tests/faults/helpers.py) and by `make deploy-check`.
+    """
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def units(db: Any) -> dict[str, Unit]:
     """The department's seven units, keyed by short name, with role groups in place."""

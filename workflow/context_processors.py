@@ -6,9 +6,11 @@ from workflow.models import Notification
 
 
 def notifications(request: HttpRequest) -> dict[str, object]:
-    """Unread notifications count for the navigation bar (one query)."""
-    if not request.user.is_authenticated:
+    """Unread notifications count for the navigation bar (one query).
+
+    Nothing for a request that has no ``user`` (refused before AuthenticationMiddleware,
+    e.g. an unknown Host header) or an anonymous one."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
         return {}
-    return {
-        "unread_notifications": Notification.objects.filter(user=request.user, read_at__isnull=True).count()
-    }
+    return {"unread_notifications": Notification.objects.filter(user=user, read_at__isnull=True).count()}

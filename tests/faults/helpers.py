@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import hashlib
 import io
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from django.conf import settings as django_settings
@@ -47,6 +52,30 @@ def tree_hashes(root: Path) -> dict[str, str]:
     }
 
 
+@functools.cache
+def collected_static_root() -> str:
+    """A STATIC_ROOT filled by a real `collectstatic` with DEBUG=0, once per test session.
+
+    Child processes (gunicorn in test_db_restart.py, the commands) run the production
+    settings, whose pages name static files by the hashed names of this manifest.
+    """
+    root = tempfile.mkdtemp(prefix="cchc-static-")
+    atexit.register(shutil.rmtree, root, True)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "0", "STATIC_ROOT": root}
+    result = subprocess.run(  # noqa: S603 - fixed arguments
+        [PYTHON, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"collectstatic failed (exit {result.returncode}):\n{result.stderr}")
+    return root
+
+
 def subprocess_env(**extra: str) -> dict[str, str]:
     """The environment of a child Django process on this test database."""
     db = connection.settings_dict
@@ -63,7 +92,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
         SECRET_KEY=django_settings.SECRET_KEY,
         VAR_DIR=str(django_settings.VAR_DIR),
         EVIDENCE_ROOT=str(django_settings.EVIDENCE_ROOT),
-        PLAIN_STATIC="1",
+        STATIC_ROOT=collected_static_root(),
         PYTHONPATH=str(ROOT),
     )
     env.update(extra)

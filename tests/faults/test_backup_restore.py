@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from django.db import connection
 from tests.faults.helpers import PYTHON, ROOT, subprocess_env, table_counts, tree_hashes
 from workflow import services
 from workflow.audit import verify_chain
+from workflow.management.commands.backup import manifest_digest
 from workflow.models import AuditEvent, Evidence, Notification, Step
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -164,12 +166,62 @@ def test_restore_refuses_a_database_file_that_does_not_match(backed_up_then_chan
     _unchanged_after_refusal(backed_up_then_changed, "SHA-256 không khớp", evidence_root)
 
 
-def test_restore_refuses_a_path_outside_the_evidence_tree(backed_up_then_changed, evidence_root):
-    path = backed_up_then_changed / "manifest.json"
+def rewrite_manifest(source: Path, change: Callable[[dict[str, Any]], None], rehash: bool) -> None:
+    """Edit a backup's manifest; ``rehash``: recompute its own SHA-256 as the backup would."""
+    path = source / "manifest.json"
     manifest = json.loads(path.read_text(encoding="utf-8"))
-    manifest["evidence"]["../../etc/x"] = {"sha256": "0" * 64, "size": 1}
+    change(manifest)
+    if rehash:
+        manifest["manifest_sha256"] = manifest_digest(manifest)
     path.write_text(json.dumps(manifest), encoding="utf-8")
+
+
+def test_restore_refuses_a_path_outside_the_evidence_tree(backed_up_then_changed, evidence_root):
+    rewrite_manifest(
+        backed_up_then_changed,
+        lambda m: m["evidence"].update({"../../etc/x": {"sha256": "0" * 64, "size": 1}}),
+        rehash=True,
+    )
     _unchanged_after_refusal(backed_up_then_changed, "không hợp lệ", evidence_root)
+
+
+def test_backup_manifest_carries_its_own_hash(populated, tmp_path):
+    manifest = backup(tmp_path / "bk")
+    assert manifest["format"] == "cchc-backup/2"
+    assert manifest["manifest_sha256"] == manifest_digest(manifest)
+
+
+def test_restore_refuses_a_manifest_with_one_changed_row_count_before_touching_the_database(
+    backed_up_then_changed, evidence_root
+):
+    # Given a backup whose manifest says one row more in one table than the backup holds
+    def one_more_row(manifest: dict[str, Any]) -> None:
+        manifest["tables"]["workflow_step"] += 1
+
+    rewrite_manifest(backed_up_then_changed, one_more_row, rehash=False)
+
+    # Then the restore refuses before replacing anything: the database and files stay as they were
+    _unchanged_after_refusal(backed_up_then_changed, "manifest bị hỏng hoặc bị sửa", evidence_root)
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="a SQLite backup file is counted before restoring")
+def test_restore_refuses_a_rehashed_manifest_whose_counts_differ_from_the_sqlite_file(
+    backed_up_then_changed, evidence_root
+):
+    def one_more_row(manifest: dict[str, Any]) -> None:
+        manifest["tables"]["workflow_step"] += 1
+
+    rewrite_manifest(backed_up_then_changed, one_more_row, rehash=True)
+    _unchanged_after_refusal(backed_up_then_changed, "bảng workflow_step", evidence_root)
+
+
+def test_restore_refuses_a_backup_of_the_old_format_without_its_hash(backed_up_then_changed, evidence_root):
+    def old_format(manifest: dict[str, Any]) -> None:
+        manifest["format"] = "cchc-backup/1"
+        del manifest["manifest_sha256"]
+
+    rewrite_manifest(backed_up_then_changed, old_format, rehash=False)
+    _unchanged_after_refusal(backed_up_then_changed, "định dạng cũ cchc-backup/1", evidence_root)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL table locks")

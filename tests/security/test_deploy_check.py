@@ -61,3 +61,15 @@ def test_check_deploy_warns_without_it(tmp_path: Any) -> None:
     assert result.returncode == 1
     for code in ("security.W004", "security.W008", "security.W012", "security.W016"):
         assert code in result.stderr, code
+
+
+def test_deploy_check_runs_gunicorn_with_exactly_the_documented_environment() -> None:
+    # make deploy-check reads docs/security.md's block; it must be the environment checked here
+    from scripts.deploy_check import deployment_env
+
+    documented = deployment_env()
+    assert set(documented) == set(DEPLOY_ENV)
+    assert {k: v for k, v in documented.items() if k != "SECRET_KEY"} == {
+        k: v for k, v in DEPLOY_ENV.items() if k != "SECRET_KEY"
+    }
+    assert len(documented["SECRET_KEY"]) >= 50

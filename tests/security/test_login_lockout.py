@@ -1,4 +1,5 @@
-"""Failed logins: 5 failures of one username from one address lock that pair for 15 minutes."""
+"""Failed logins: 5 failures of one username from one address lock that pair for 15 minutes;
+20 failures of one username from any addresses lock that username everywhere for 15 minutes."""
 
 from __future__ import annotations
 
@@ -66,6 +67,47 @@ def test_lockout_is_per_username_and_address(client: Any, personas: dict[str, An
 
     # Then both get in: an attacker cannot lock a colleague out everywhere
     assert (other_address.status_code, other_user.status_code) == (302, 302)
+
+
+def test_twenty_failures_of_one_username_from_many_addresses_lock_it_everywhere(
+    client: Any, personas: dict[str, Any]
+) -> None:
+    with time_machine.travel(START, tick=False) as traveller:
+        # Given guesses at qlcn_cv's password from five addresses, four from each (no pair locked)
+        statuses = [
+            attempt(client, "qlcn_cv", "sai-mat-khau", ip=f"10.0.1.{n}").status_code
+            for n in range(1, 6)
+            for _ in range(4)
+        ]
+
+        # Then the 20th failure locks the username
+        assert statuses == [200] * 19 + [429]
+
+        # When the right password comes from an address never seen before
+        right = attempt(client, "qlcn_cv", PASSWORD, ip="10.0.9.9")
+
+        # Then it is refused with the Vietnamese page that says "from any machine"
+        assert right.status_code == 429
+        page = right.content.decode()
+        assert "Tài khoản đã bị tạm khóa do có 20 lần nhập sai mật khẩu, từ nhiều máy khác nhau." in page
+        assert "không thể đăng nhập từ bất kỳ máy nào trong <strong>15 phút</strong>" in page
+        assert not logged_in(client)
+
+        # And another user from one of those addresses is not locked
+        assert attempt(client, "qltm_cv", PASSWORD, ip="10.0.1.1").status_code == 302
+        client.logout()
+
+        # When 15 minutes have passed since the last failure, the right password logs in
+        traveller.shift(dt.timedelta(minutes=15, seconds=1))
+        assert attempt(client, "qlcn_cv", PASSWORD, ip="10.0.9.9").status_code == 302
+
+
+def test_nineteen_failures_over_many_addresses_do_not_lock_the_username(
+    client: Any, personas: dict[str, Any]
+) -> None:
+    for n in range(1, 20):
+        assert attempt(client, "qlcn_cv", "sai-mat-khau", ip=f"10.0.2.{n}").status_code == 200
+    assert attempt(client, "qlcn_cv", PASSWORD, ip="10.0.9.9").status_code == 302
 
 
 def test_admin_login_counts_and_locks_the_same_way(client: Any, personas: dict[str, Any]) -> None:

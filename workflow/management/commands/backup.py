@@ -6,8 +6,9 @@ The backup directory holds
   online backup API): one consistent snapshot, taken while the site keeps running;
 * ``evidence/``: a copy of the EVIDENCE_ROOT tree;
 * ``manifest.json``: the row count of every table *in that snapshot*, the SHA-256 of the
-  database file and of every evidence file. ``manage.py restore`` refuses a backup whose
-  manifest is missing or whose files do not match it.
+  database file and of every evidence file, and its own SHA-256 (``manifest_sha256``, over
+  the rest of it in canonical JSON). ``manage.py restore`` refuses a backup whose manifest
+  is missing, does not match its own hash, or whose files do not match it.
 
 Consistency: on PostgreSQL the row counts are read in a REPEATABLE READ transaction whose
 snapshot pg_dump imports (``--snapshot``), so counts and dump are the same moment; on
@@ -37,8 +38,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
-FORMAT = "cchc-backup/1"
+FORMAT = "cchc-backup/2"  # 2: the manifest carries its own SHA-256
 MANIFEST = "manifest.json"
+MANIFEST_DIGEST = "manifest_sha256"
 EVIDENCE_DIR = "evidence"
 DATABASE_FILES = {"postgresql": "database.dump", "sqlite": "database.sqlite3"}
 _CHUNK = 1024 * 1024
@@ -53,6 +55,13 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def manifest_digest(manifest: dict[str, Any]) -> str:
+    """SHA-256 of the manifest without its own digest, as canonical JSON (sorted keys, no spaces)."""
+    body = {key: value for key, value in manifest.items() if key != MANIFEST_DIGEST}
+    canonical = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def copy_hashed(source: Path, target: Path) -> tuple[str, int]:
@@ -193,6 +202,7 @@ class Command(BaseCommand):
                 "evidence": evidence,
                 "evidence_problems": problems,
             }
+            manifest[MANIFEST_DIGEST] = manifest_digest(manifest)
             (work / MANIFEST).write_text(
                 json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8"
             )

@@ -1,9 +1,12 @@
 """manage.py restore DIR: put back a backup written by ``manage.py backup``.
 
 Everything is checked before anything changes: the manifest must be there and readable,
-made for this kind of database, and every file (the database file and each evidence file)
-must be listed and have the SHA-256 the manifest says; a file too many or too few is a
-refusal as well. A refusal is a Vietnamese message, exit status 1, and nothing changed.
+whole (its own SHA-256, ``manifest_sha256``, matches the rest of it: one edited row count
+is a refusal, not a surprise after the live database was replaced), made for this kind of
+database, and every file (the database file and each evidence file) must be listed and have
+the SHA-256 the manifest says; a file too many or too few is a refusal as well. On SQLite
+the backup file's row counts are compared with the manifest too, before the restore.
+A refusal is a Vietnamese message, exit status 1, and nothing changed.
 
 Then:
 
@@ -45,7 +48,9 @@ from workflow.management.commands.backup import (
     EVIDENCE_DIR,
     FORMAT,
     MANIFEST,
+    MANIFEST_DIGEST,
     copy_hashed,
+    manifest_digest,
     pg_connect_params,
     pg_env,
     sha256_file,
@@ -151,7 +156,16 @@ class Command(BaseCommand):
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise _refuse(f"Không đọc được {MANIFEST} ({exc}).") from exc
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            if isinstance(manifest, dict) and manifest.get("format") == "cchc-backup/1":
+                raise _refuse(
+                    f"{MANIFEST} theo định dạng cũ cchc-backup/1, không có mã SHA-256 của chính nó "
+                    "nên không kiểm tra được trọn vẹn; hãy dùng một bản sao lưu mới hơn."
+                )
             raise _refuse(f"{MANIFEST} không đúng định dạng {FORMAT}.")
+        if manifest.get(MANIFEST_DIGEST) != manifest_digest(manifest):
+            raise _refuse(
+                f"{MANIFEST} có mã SHA-256 không khớp nội dung của nó: manifest bị hỏng hoặc bị sửa."
+            )
         tables, evidence, database = (
             manifest.get("tables"),
             manifest.get("evidence"),
@@ -182,6 +196,8 @@ class Command(BaseCommand):
             raise _refuse(f"Thiếu tệp cơ sở dữ liệu {name} trong bản sao lưu.")
         if sha256_file(db_file) != database.get("sha256"):
             raise _refuse(f"Tệp {name} có mã SHA-256 không khớp manifest: bản sao lưu bị hỏng hoặc bị sửa.")
+        if manifest["vendor"] == "sqlite":
+            self._check_sqlite_counts(db_file, manifest["tables"])
 
         listed: dict[str, dict[str, Any]] = manifest["evidence"]
         bad = [p for p in listed if not _safe_relative(p)]
@@ -208,6 +224,21 @@ class Command(BaseCommand):
                     f"Tệp minh chứng {relative} có mã SHA-256 không khớp manifest: bản sao lưu bị hỏng hoặc bị sửa."
                 )
         return db_file
+
+    def _check_sqlite_counts(self, db_file: Path, expected: dict[str, int]) -> None:
+        """The SQLite file's own row counts against the manifest (PostgreSQL's dump cannot be
+        counted without restoring it: there the manifest's hash and the dump's hash stand)."""
+        try:
+            check = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
+            try:
+                counts = table_counts(check.cursor(), "sqlite")
+            finally:
+                check.close()
+        except sqlite3.Error as exc:
+            raise _refuse(f"Không đọc được tệp cơ sở dữ liệu SQLite của bản sao lưu: {exc}") from exc
+        if counts != expected:
+            wrong = sorted(set(counts) ^ set(expected) | {t for t in counts if counts[t] != expected.get(t)})
+            raise _refuse(f"Số dòng trong tệp cơ sở dữ liệu không khớp manifest (bảng {wrong[0]}).")
 
     # --- the restore ---
 
