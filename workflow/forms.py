@@ -114,6 +114,9 @@ def step_form(step: Step, data: Any = None) -> forms.Form:
 
 
 class EvidenceForm(forms.Form):
+    # Its input sits in the report form: a browser-side "required" would block saving the text.
+    use_required_attribute = False
+
     file = forms.FileField(label="Tài liệu kiểm chứng", error_messages={"required": "Hãy chọn tệp."})
 
 
