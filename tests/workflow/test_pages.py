@@ -912,3 +912,38 @@ def test_a_second_tab_keeps_the_typed_text_and_says_what_happened(
     other = client.post(url, {"action": "save", "report-result": "Của đồng nghiệp"})
     assert other.status_code == 409
     assert "Bước này vừa được người khác xử lý: qlcn_cv đã gửi lúc" in other.content.decode()
+
+
+def test_removing_a_file_from_the_report_form_keeps_the_text(
+    client: Any,
+    criterion: Criterion,
+    q1: Any,
+    units: dict[str, Any],
+    personas: dict[str, Any],
+    evidence_root: Any,
+) -> None:
+    import io
+
+    from workflow.evidence import store
+    from workflow.models import Evidence
+
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
+    step = lead_of(pt)
+    services.step_claim(step_id=step.pk, user=personas["staff"])
+    stored = store(io.BytesIO(PDF), name="Nhầm.pdf", size=len(PDF))
+    evidence = services.evidence_attach(step_id=step.pk, user=personas["staff"], stored=stored)
+    client.force_login(personas["staff"])
+    url = reverse("workflow:step", args=[step.pk])
+    assert f'name="remove" value="{evidence.pk}"' in client.get(url).content.decode()
+
+    # When the staff member presses the file's "Gỡ" button, the report typed above it
+    response = client.post(
+        url, {"remove": evidence.pk, "report-result": "Viết dở", "report-self_assessment": ""}
+    )
+
+    # Then the file is removed and the text saved
+    assert response.status_code == 302
+    evidence.refresh_from_db()
+    step.refresh_from_db()
+    assert (evidence.removed_by, step.result) == (personas["staff"], "Viết dở")
+    assert Evidence.objects.filter(step=step, removed_at__isnull=True).count() == 0
