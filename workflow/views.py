@@ -257,12 +257,17 @@ def _step_context(request: HttpRequest, step: Step, **overrides: Any) -> dict[st
     }
     if step.kind in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
         # What the decider decides on, above the form: each unit's latest report and opinion.
+        # For a sign-off, the office's assessment too.
+        shown = (Step.Kind.LEAD, Step.Kind.PARTNER) + (
+            (Step.Kind.REVIEW,) if step.kind == Step.Kind.SIGN_OFF else ()
+        )
         latest: dict[tuple[str, int | None], Step] = {}
         for h in history:
-            if h.kind in (Step.Kind.LEAD, Step.Kind.PARTNER) and h.state == Step.State.DONE:
+            if h.kind in shown and h.state == Step.State.DONE and h.pk != step.pk:
                 latest[(h.kind, h.unit_id)] = h
         context["lead_reports"] = [h for h in latest.values() if h.kind == Step.Kind.LEAD]
         context["partner_opinions"] = [h for h in latest.values() if h.kind == Step.Kind.PARTNER]
+        context["office_review"] = latest.get((Step.Kind.REVIEW, None))
     if context["can_assign"]:
         context["assign_form"] = AssignForm(members=selectors.unit_members(step.unit))
     context.update(overrides)

@@ -188,10 +188,20 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
         expect(kept).to_have_count(1)
         expect(kept).to_contain_text(EVIDENCE_NAME)
         expect(kept).to_contain_text("từ vòng trước")
+        second_tab = lead.page.context.new_page()  # the same step, open in another tab
+        second_tab.goto(lead.page.url)
         lead.page.get_by_label("Kết quả thực hiện").fill(RESULT_2)
         lead.page.get_by_label("Tự đánh giá").select_option(label="Đã hoàn thành")
         lead.click("Gửi báo cáo")
         lead.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
+
+    with story.step("the-second-tab-keeps-its-text-and-says-what-happened"):
+        typed = "Bản soạn ở tab thứ hai, chưa gửi."
+        second_tab.get_by_label("Kết quả thực hiện").fill(typed)
+        second_tab.get_by_role("button", name="Gửi báo cáo", exact=True).click()
+        expect(second_tab.locator("main .msg-warning")).to_have_text("Bạn đã gửi bước này ở một tab khác.")
+        expect(second_tab.locator("main textarea[readonly]").first).to_have_value(typed)
+        second_tab.close()
 
     with story.step("partner-asked-again-has-no-opinion"):
         partner.nav("Việc của đơn vị")
@@ -215,12 +225,14 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
         office.click("Gửi quyết định")
         office.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
 
-    with story.step("director-signs-off"):
+    with story.step("director-opens-the-sign-off"):
         director.nav("Chờ phê duyệt")
         director.sees_heading("Chờ thẩm định, phê duyệt")
         director.open_task(E2E_TASK_TEXT, kind="Lãnh đạo Sở phê duyệt")
         director.sees_heading(f"Lãnh đạo Sở phê duyệt – {QLCN}")
         director.sees("Quyết định: Đồng ý", "Đã đề xuất cắt giảm 3 thủ tục")
+
+    with story.step("director-reads-the-report-above-the-sign-off-form"):
         director.click("Nhận việc")
         director.sees_form("Phê duyệt")
         # Only about this step: the sign-off was never returned, so no return banner.
@@ -235,6 +247,8 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
             " const f = document.querySelector('main form[data-report-form]');"
             " return !!(s && f && (s.compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING)); }"
         )
+
+    with story.step("director-signs-off"):
         director.page.get_by_label("Phê duyệt", exact=True).check()
         director.click("Gửi quyết định")
         director.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
