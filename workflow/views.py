@@ -209,6 +209,7 @@ def unit_queue(request: HttpRequest) -> HttpResponse:
         selectors.steps_of_unit_queue(request.user),
         title=f"Việc của đơn vị – {roles.unit.name}",
         bulk_claim=True,
+        return_reasons=True,  # a returned step whose author left the unit waits here: say why
     )
 
 

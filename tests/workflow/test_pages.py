@@ -947,3 +947,24 @@ def test_removing_a_file_from_the_report_form_keeps_the_text(
     step.refresh_from_db()
     assert (evidence.removed_by, step.result) == (personas["staff"], "Viết dở")
     assert Evidence.objects.filter(step=step, removed_at__isnull=True).count() == 0
+
+
+def test_unit_queue_says_why_a_returned_step_waits_there(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    from plans import organisation
+
+    # Given the author left QLCN before the office returned the step: it waits in QLCN's queue
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]], task="Nhiệm vụ bị trả lại")])
+    claim_submit(lead_of(pt), personas["staff"], **LEAD_DONE)
+    organisation.membership_set(user=personas["staff"], unit=units["ATNL"], role="staff")
+    claim_submit(
+        pt.steps.get(kind="review"), personas["office_reviewer"], decision="lead", reason="Thiếu số liệu"
+    )
+    client.force_login(personas["unit_head"])
+
+    html = client.get(reverse("workflow:unit_queue")).content.decode()
+
+    ((_cls, row),) = ROW.findall(html)
+    assert "Chưa nhận" in row
+    assert "<strong>Bị trả lại</strong> – lý do: Thiếu số liệu" in row
