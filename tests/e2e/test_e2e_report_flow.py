@@ -165,6 +165,17 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
         office.click("Gửi quyết định")
         office.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
 
+    with story.step("lead-is-told-with-a-link-to-the-returned-step"):
+        lead.follow(lead.page.locator("header a.bell"))
+        lead.sees_heading("Thông báo")
+        note = lead.page.locator("main ul.timeline > li").filter(has_text="Việc mới – bị trả lại (vòng 2)")
+        expect(note).to_have_count(1)
+        expect(note).to_contain_text(f"Lý do: {REASON}")
+        note.get_by_role("button", name="Mở").click()
+        lead.page.wait_for_url("**/quy-trinh/buoc/**")
+        lead.sees_heading(f"Chủ trì thực hiện – {QLCN}")
+        lead.sees_form("Báo cáo kết quả thực hiện")
+
     with story.step("lead-finds-the-returned-task-first-in-my-steps"):
         lead.nav("Việc của tôi")
         lead.sees_heading("Việc của tôi")
