@@ -245,6 +245,22 @@ def step_returned_by(step: Step) -> Step | None:
     return _returns(step.period_task_id, step.round, step.kind).select_related("submitted_by").last()
 
 
+def round_opened_by(period_task_id: int, round_: int) -> Step | None:
+    """The return (to the lead or to the office) that opened round ``round_`` of a run, or None."""
+    if round_ < 2:
+        return None
+    return (
+        Step.objects.filter(
+            period_task_id=period_task_id,
+            round=round_ - 1,
+            state=Step.State.DONE,
+            decision__in=list(RETURNED_BY_DECISION.values()),
+        )
+        .order_by("pk")
+        .last()
+    )
+
+
 def _return_reason() -> Case:
     """For each step of a queryset: the reason it was returned with, or NULL if it was not."""
     return Case(

@@ -206,7 +206,9 @@ def step_record_create(*, activation: Any) -> Step:
     if returned_by is not None:
         message = f"Việc mới – bị trả lại (vòng {step.round}) – {text}. Lý do: {returned_by.reason[:200]}"
     elif step.round > 1:
-        message = f"Việc mới (vòng {step.round}) – {text}"
+        opened_by = selectors.round_opened_by(period_task.pk, step.round)
+        why = f". Vòng trước bị trả lại, lý do: {opened_by.reason[:200]}" if opened_by else ""
+        message = f"Việc mới (vòng {step.round}) – {text}{why}"
     else:
         message = f"Việc mới – {text}"
     people = [step.assignee] if step.assignee_id else _people_for_step(step, activation.process)

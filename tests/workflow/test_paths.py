@@ -345,8 +345,9 @@ def test_a_returned_step_goes_back_to_its_author_assigned_audited_and_told_with_
     again = pt.steps.get(kind="partner", round=2)
     assert (again.result, again.no_opinion, again.assignee) == ("Nhất trí", False, None)
     assert partner.result == "Nhất trí"
-    assert Notification.objects.get(step=again, user=personas["other_staff"]).message.startswith(
-        "Việc mới (vòng 2) – Phối hợp cho ý kiến (Phòng Quản lý thương mại):"
+    assert Notification.objects.get(step=again, user=personas["other_staff"]).message == (
+        "Việc mới (vòng 2) – Phối hợp cho ý kiến (Phòng Quản lý thương mại): Triển khai thực hiện kế hoạch CCHC"
+        " – kỳ Quý I/2024. Vòng trước bị trả lại, lý do: Thiếu số liệu"
     )
 
 
