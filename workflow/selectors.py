@@ -240,9 +240,10 @@ def _returns(period_task_id: Any, round_: Any, kind: str) -> QuerySet[Step]:
 
 def step_returned_by(step: Step) -> Step | None:
     """The decision step that returned this one, or None (a first round, a partner asked again)."""
-    if step.kind not in RETURNED_BY_DECISION or step.round < 2:
+    if step.kind not in RETURNED_BY_DECISION:
         return None
-    return _returns(step.period_task_id, step.round, step.kind).select_related("submitted_by").last()
+    opened_by = round_opened_by(step.period_task_id, step.round)
+    return opened_by if opened_by and opened_by.decision == RETURNED_BY_DECISION[step.kind] else None
 
 
 def round_opened_by(period_task_id: int, round_: int) -> Step | None:
@@ -256,6 +257,7 @@ def round_opened_by(period_task_id: int, round_: int) -> Step | None:
             state=Step.State.DONE,
             decision__in=list(RETURNED_BY_DECISION.values()),
         )
+        .select_related("submitted_by")
         .order_by("pk")
         .last()
     )
