@@ -22,7 +22,7 @@ from plans.models import ReportingPeriod
 from plans.roles import display_name, roles_of
 from workflow import access, selectors, services
 from workflow.evidence import EvidenceRejected, discard, evidence_path, store
-from workflow.forms import TEXT_LIMIT, AssignForm, CancelForm, EvidenceForm, LaunchForm, step_form
+from workflow.forms import AssignForm, CancelForm, EvidenceForm, LaunchForm, step_form
 from workflow.models import BUCKET_COLOURS, Evidence, Notification, Step
 
 PAGE_SIZE = 50
@@ -254,7 +254,6 @@ def _step_context(request: HttpRequest, step: Step, **overrides: Any) -> dict[st
         "step_evidence": next((h.evidence.all() for h in history if h.pk == step.pk), []),
         # Only about this step: the decision that sent it back, if it was (not any return of the run).
         "returned_by": selectors.step_returned_by(step) if step.state == Step.State.OPEN else None,
-        "text_limit": TEXT_LIMIT,
     }
     if step.kind in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
         # What the decider decides on, above the form: each unit's latest report and opinion.
