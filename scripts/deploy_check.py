@@ -111,6 +111,8 @@ def deployment_env() -> dict[str, str]:
         name, _, value = line.partition("=")
         env[name.strip()] = value.strip()
     env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    # The database is this check's own fresh one, reached as the app's role (migrate_with_database_roles).
+    env.pop("DATABASE_URL", None)
     if "AUDIT_HMAC_KEY" in env:  # a placeholder too: a fresh key, as the document says to make one
         env["AUDIT_HMAC_KEY"] = secrets.token_hex(32)
     expected = {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "BEHIND_TLS_PROXY"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core import validators
 
 from plans.models import Plan, PlanTask, ReportingPeriod
 from plans.roles import display_name
@@ -13,12 +14,46 @@ from workflow.models import Step
 TEXT_LIMIT = 20_000
 
 
+class ReportTextField(forms.CharField):
+    """A report's text: newlines as the browser counts them (CRLF → LF), at most TEXT_LIMIT characters.
+
+    No ``maxlength`` attribute: the browser would cut a pasted text silently. The page shows a
+    counter instead (static/js/report.js reads ``data-limit``) and the form refuses the text."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=TEXT_LIMIT, **kwargs)
+        # The limit is checked in validate(), with a message that gives the length.
+        self.validators = [v for v in self.validators if not isinstance(v, validators.MaxLengthValidator)]
+
+    def widget_attrs(self, widget: Any) -> dict[str, Any]:
+        attrs = super().widget_attrs(widget)
+        attrs.pop("maxlength", None)
+        return attrs
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if len(value) > TEXT_LIMIT:
+            raise forms.ValidationError(
+                f"Nội dung dài {_count(len(value))} ký tự, vượt giới hạn {_count(TEXT_LIMIT)} ký tự: "
+                "hãy rút gọn hoặc đưa phần chi tiết vào tệp đính kèm.",
+                code="too_long",
+            )
+
+
+def _count(n: int) -> str:
+    """20000 → "20.000" (Vietnamese groups thousands with a dot)."""
+    return f"{n:,}".replace(",", ".")
+
+
 def _text(label: str, required: bool = False, help_text: str = "") -> forms.CharField:
-    return forms.CharField(
+    return ReportTextField(
         label=label,
         required=required,
-        max_length=TEXT_LIMIT,
-        widget=forms.Textarea(attrs={"rows": 6}),
+        widget=forms.Textarea(attrs={"rows": 6, "data-limit": TEXT_LIMIT}),
         help_text=help_text,
     )
 
@@ -79,6 +114,9 @@ def step_form(step: Step, data: Any = None) -> forms.Form:
 
 
 class EvidenceForm(forms.Form):
+    # Its input sits in the report form: a browser-side "required" would block saving the text.
+    use_required_attribute = False
+
     file = forms.FileField(label="Tài liệu kiểm chứng", error_messages={"required": "Hãy chọn tệp."})
 
 

@@ -206,11 +206,26 @@ class Step(models.Model):
 
 
 class Evidence(models.Model):
-    """Tài liệu kiểm chứng: a file attached to a step, stored outside any served URL."""
+    """Tài liệu kiểm chứng: a file attached to a step, stored outside any served URL.
+
+    A step of a later round starts with the files of the round before: a new row per file,
+    ``carried_from`` the row it continues, naming the same stored file (same bytes, same
+    SHA-256). The earlier row stays as it was submitted; removing the new one removes it from
+    the new round only. So a stored name is unique among the rows that uploaded a file, and
+    shared by the rows that carry it on.
+    """
 
     step = models.ForeignKey(Step, on_delete=models.PROTECT, related_name="evidence")
     original_name = models.CharField(_("tên tệp"), max_length=255)
-    stored_name = models.CharField(max_length=100, unique=True)
+    stored_name = models.CharField(max_length=100)
+    carried_from = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="carried_to",
+        verbose_name=_("chuyển tiếp từ"),
+    )
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField(_("dung lượng"))
     sha256 = models.CharField(max_length=64)
@@ -225,6 +240,16 @@ class Evidence(models.Model):
         verbose_name = _("tài liệu kiểm chứng")
         verbose_name_plural = _("tài liệu kiểm chứng")
         ordering = ["pk"]
+        constraints = [
+            # One uploaded row per stored file; the rows carrying it into later rounds share it.
+            models.UniqueConstraint(
+                fields=["stored_name"],
+                condition=models.Q(carried_from__isnull=True),
+                name="evidence_stored_name_uploaded_once",
+            ),
+            # A step carries a given earlier row at most once.
+            models.UniqueConstraint(fields=["step", "carried_from"], name="evidence_carried_once_per_step"),
+        ]
 
     def __str__(self) -> str:
         return self.original_name

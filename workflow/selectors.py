@@ -10,7 +10,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Q, QuerySet, When
+from django.db.models import Case, OuterRef, Q, QuerySet, Subquery, TextField, When
 from django.utils import timezone
 
 from plans.models import ReportingPeriod, Unit
@@ -217,3 +217,89 @@ def steps_of_period_task(period_task: PeriodTask) -> list[Step]:
         )
         .order_by("pk")
     )
+
+
+# --- returns ------------------------------------------------------------------------------
+
+# The decision that sends work back to a kind of step (the other kinds are never "returned").
+RETURNED_BY_DECISION = {
+    Step.Kind.LEAD: Step.Decision.RETURN_LEAD,
+    Step.Kind.REVIEW: Step.Decision.RETURN_OFFICE,
+}
+
+
+def _returns(period_task_id: Any, round_: Any, kind: str) -> QuerySet[Step]:
+    """The review or sign-off of the round before ``round_`` whose decision sent a step of
+    ``kind`` back (arguments may be OuterRef expressions)."""
+    return Step.objects.filter(
+        period_task_id=period_task_id,
+        round=round_ - 1,
+        state=Step.State.DONE,
+        decision=RETURNED_BY_DECISION[kind],
+    )
+
+
+def step_returned_by(step: Step) -> Step | None:
+    """The decision step that returned this one, or None (a first round, a partner asked again)."""
+    if step.kind not in RETURNED_BY_DECISION:
+        return None
+    opened_by = round_opened_by(step.period_task_id, step.round)
+    return opened_by if opened_by and opened_by.decision == RETURNED_BY_DECISION[step.kind] else None
+
+
+def round_opened_by(period_task_id: int, round_: int) -> Step | None:
+    """The return (to the lead or to the office) that opened round ``round_`` of a run, or None."""
+    if round_ < 2:
+        return None
+    return (
+        Step.objects.filter(
+            period_task_id=period_task_id,
+            round=round_ - 1,
+            state=Step.State.DONE,
+            decision__in=list(RETURNED_BY_DECISION.values()),
+        )
+        .select_related("submitted_by")
+        .order_by("pk")
+        .last()
+    )
+
+
+def _return_reason() -> Case:
+    """For each step of a queryset: the reason it was returned with, or NULL if it was not."""
+    return Case(
+        *[
+            When(
+                kind=kind,
+                round__gt=1,
+                then=Subquery(
+                    _returns(OuterRef("period_task_id"), OuterRef("round"), kind)
+                    .order_by("-pk")
+                    .values("reason")[:1]
+                ),
+            )
+            for kind in RETURNED_BY_DECISION
+        ],
+        default=None,
+        output_field=TextField(),
+    )
+
+
+def returned_first(qs: QuerySet[Step]) -> QuerySet[Step]:
+    """Việc của tôi: the steps returned to the user first, then in ``qs``'s own order."""
+    order = list(qs.query.order_by) or ["due_date", "pk"]
+    return qs.annotate(return_reason=_return_reason()).order_by(
+        Case(When(return_reason__isnull=False, then=0), default=1), *order
+    )
+
+
+def return_reasons(step_ids: list[int]) -> dict[int, str]:
+    """Why each returned step among ``step_ids`` was returned (one query; the others are absent)."""
+    if not step_ids:
+        return {}
+    rows = (
+        Step.objects.filter(pk__in=step_ids, round__gt=1, kind__in=list(RETURNED_BY_DECISION))
+        .annotate(return_reason=_return_reason())
+        .filter(return_reason__isnull=False)
+        .values_list("pk", "return_reason")
+    )
+    return dict(rows)

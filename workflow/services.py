@@ -25,7 +25,7 @@ from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
 from plans.models import Plan, PlanTask, ReportingPeriod, Unit
-from workflow import access
+from workflow import access, selectors
 from workflow.audit import audit_record
 from workflow.mail import mails_enqueue, mails_for
 from workflow.models import Evidence, Notification, PeriodTask, Stage, Step, TaskProcess
@@ -209,19 +209,7 @@ def step_record_create(*, activation: Any) -> Step:
             reopened_on=timezone.localdate() if period_task.round > 1 else None,
         ),
     )
-    if step.round > 1 and kind == Step.Kind.LEAD:
-        # A returned report starts from the unit's previous text; that version stays as submitted.
-        previous = (
-            Step.objects.filter(
-                period_task=period_task, kind=kind, unit_id=step.unit_id, state=Step.State.DONE
-            )
-            .order_by("-pk")
-            .values_list("result", "self_assessment", "explanation")
-            .first()
-        )
-        if previous is not None:
-            step.result, step.self_assessment, step.explanation = previous
-            step.save(update_fields=["result", "self_assessment", "explanation"])
+    returned_by = _carry_over(step, period_task, activation=activation) if step.round > 1 else None
     if period_task.stage != kind:
         period_task.stage = kind
         pending = getattr(period_task, "_save_later", None)
@@ -231,13 +219,90 @@ def step_record_create(*, activation: Any) -> Step:
             PeriodTask.objects.filter(pk=period_task.pk).update(stage=kind)
     label = step.get_kind_display()
     unit = f" ({step.unit.name})" if step.unit_id else ""
-    _notify(
-        _people_for_step(step, activation.process),
-        message=f"Việc mới – {label}{unit}: {period_task.plan_task.task[:150]} – kỳ {period_task.period.label}",
-        step=step,
-        url=_step_url(step),
-    )
+    text = f"{label}{unit}: {period_task.plan_task.task[:150]} – kỳ {period_task.period.label}"
+    if returned_by is not None:
+        message = f"Việc mới – bị trả lại (vòng {step.round}) – {text}. Lý do: {returned_by.reason[:200]}"
+    elif step.round > 1:
+        opened_by = selectors.round_opened_by(period_task.pk, step.round)
+        why = f". Vòng trước bị trả lại, lý do: {opened_by.reason[:200]}" if opened_by else ""
+        message = f"Việc mới (vòng {step.round}) – {text}{why}"
+    else:
+        message = f"Việc mới – {text}"
+    people = [step.assignee] if step.assignee_id else _people_for_step(step, activation.process)
+    _notify(people, message=message, step=step, url=_step_url(step))
     return step
+
+
+# What a step of a later round starts from: the same unit's text of the round before.
+CARRIED_FIELDS = {
+    Step.Kind.LEAD: ("result", "self_assessment", "explanation"),
+    Step.Kind.PARTNER: ("result", "no_opinion"),
+}
+
+
+def _carry_over(step: Step, period_task: PeriodTask, *, activation: Any) -> Step | None:
+    """A step of a later round starts from the same unit's step of the round before.
+
+    A lead or partner step takes its text and its files (new Evidence rows ``carried_from`` the
+    earlier ones, naming the same stored files: the submitted version stays as it was). A step
+    that was returned (``selectors.step_returned_by``) goes back to whoever submitted the
+    previous one, if they may still do it; else it waits in the unit's queue (or the office's).
+
+    Returns the step whose decision returned this one, or None (e.g. a partner asked again)."""
+    previous = (
+        Step.objects.filter(
+            period_task=period_task, kind=step.kind, unit_id=step.unit_id, state=Step.State.DONE
+        )
+        .select_related("submitted_by")
+        .order_by("-pk")
+        .first()
+    )
+    if previous is None:
+        return None
+    fields = CARRIED_FIELDS.get(step.kind, ())
+    if fields:
+        for name in fields:
+            setattr(step, name, getattr(previous, name))
+        step.save(update_fields=list(fields))
+        Evidence.objects.bulk_create(
+            [
+                Evidence(
+                    step=step,
+                    original_name=kept.original_name,
+                    stored_name=kept.stored_name,
+                    content_type=kept.content_type,
+                    size=kept.size,
+                    sha256=kept.sha256,
+                    uploaded_by_id=kept.uploaded_by_id,
+                    uploaded_at=kept.uploaded_at,
+                    carried_from=kept,
+                )
+                for kept in previous.evidence.filter(removed_at__isnull=True).order_by("pk")
+            ]
+        )
+    returned_by = selectors.step_returned_by(step)
+    author = previous.submitted_by
+    if returned_by is None or author is None or not access.may_claim(author, step):
+        return returned_by
+    # As step_claim does: through viewflow's assign, so that the engine's owner is the assignee.
+    activation.task.assigned = timezone.now()
+    activation.assign(author)
+    step.assignee = author
+    step.save(update_fields=["assignee"])
+    event = {
+        "actor": returned_by.submitted_by,
+        "action": "assign",
+        "period_task": period_task,
+        "step": step,
+        "reason": returned_by.reason,
+        "data": {"from": None, "to": author.username, "returned": True, "round": step.round},
+    }
+    later = getattr(period_task, "_audit_later", None)
+    if later is not None:  # a submit in progress appends it after its own event
+        later.append(event)
+    else:
+        audit_record(**event)
+    return returned_by
 
 
 # --- launching ---------------------------------------------------------------------------
@@ -441,25 +506,44 @@ def _ensure_executor(step: Step, user: Any) -> None:
         raise PermissionDenied("Bạn không có quyền thực hiện bước này.")
 
 
-def step_save_draft(*, step_id: int, user: Any, data: dict[str, Any], process_id: int | None = None) -> Step:
-    """Lưu nháp: keep the report as written so far; the step stays where it is."""
+def _draft_write(step: Step, user: Any, data: dict[str, Any], *, unchanged_too: bool = True) -> bool:
+    """Keep the report as written so far (the step locked and its executor checked by the caller).
+    False, nothing written, when ``unchanged_too`` is off and the text is what is saved already."""
+    before = _apply(step, data)
+    if not unchanged_too and step.snapshot() == before:
+        return False
+    step.draft_saved_at = timezone.now()
+    step.save()
+    PeriodTask.objects.filter(pk=step.period_task_id, started_at__isnull=True).update(
+        started_at=timezone.now()
+    )
+    audit_record(
+        actor=user,
+        action="save_draft",
+        period_task=step.period_task,
+        step=step,
+        data={"before": before, "after": step.snapshot()},
+    )
+    return True
+
+
+def step_save_draft(
+    *,
+    step_id: int,
+    user: Any,
+    data: dict[str, Any],
+    process_id: int | None = None,
+    unchanged_too: bool = True,
+) -> Step:
+    """Lưu nháp: keep the report as written so far; the step stays where it is.
+
+    The automatic save while typing passes ``unchanged_too=False``: a text already saved is not
+    written (nor audited) again."""
     process_id = _process_of(step_id, process_id)
     with _flow().lock(process_id):
         step, _task = _locked_step(step_id, process_id)
         _ensure_executor(step, user)
-        before = _apply(step, data)
-        step.draft_saved_at = timezone.now()
-        step.save()
-        PeriodTask.objects.filter(pk=step.period_task_id, started_at__isnull=True).update(
-            started_at=timezone.now()
-        )
-        audit_record(
-            actor=user,
-            action="save_draft",
-            period_task=step.period_task,
-            step=step,
-            data={"before": before, "after": step.snapshot()},
-        )
+        _draft_write(step, user, data, unchanged_too=unchanged_too)
         return step
 
 
@@ -537,15 +621,16 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any], process_id: in
         # The run's changes (and the stage the new steps move it to) are written once, after the
         # engine ran: its hooks read them from this instance, never from the table.
         period_task._save_later = set(changed)
+        period_task._audit_later = []  # events of the new steps (a return assigned back), after this one
         activation = task.flow_task.activation_class(task)
         try:
             with _notifications_batched():
                 activation.start(None)
                 activation.execute()
                 _notify_outcome(step)
-            pending = period_task._save_later
+            pending, audit_later = period_task._save_later, period_task._audit_later
         finally:
-            del period_task._save_later
+            del period_task._save_later, period_task._audit_later
         if pending:
             period_task.save(update_fields=sorted(pending))
         # Last: the audit append takes the chain's lock, held until commit; everything
@@ -558,6 +643,8 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any], process_id: in
             reason=step.reason if step.decision and step.decision != Step.Decision.APPROVE else "",
             data={"before": before, "after": step.snapshot(), "evidence": evidence},
         )
+        for event in audit_later:
+            audit_record(**event)
         return step
 
 
@@ -569,7 +656,9 @@ def _partner_ids(period_task: PeriodTask) -> list[int]:
 
 
 def _notify_outcome(step: Step) -> None:
-    """Tell the lead unit's people what the office or leadership decided."""
+    """Tell the lead unit's people what the office or leadership decided, with a link: to the
+    task's dossier, or for a return to the lead, to the person's own returned step. Whoever got
+    that step back already had its "Việc mới – bị trả lại" notification: not told twice."""
     if step.kind not in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
         return
     period_task = step.period_task
@@ -581,26 +670,41 @@ def _notify_outcome(step: Step) -> None:
         )
     )
     task_text = period_task.plan_task.task[:150]
+    dossier = reverse("workflow:period_task", args=[period_task.pk])
     if step.decision == Step.Decision.APPROVE:
         verb = (
             "đã được Văn phòng Sở thẩm định đạt"
             if step.kind == Step.Kind.REVIEW
             else "đã được Lãnh đạo Sở phê duyệt"
         )
-        _notify(users, message=f"Nhiệm vụ {verb}: {task_text}", step=step)
-    else:
-        _notify(users, message=f"Nhiệm vụ bị trả lại: {task_text}. Lý do: {step.reason[:200]}", step=step)
+        _notify(users, message=f"Nhiệm vụ {verb}: {task_text}", step=step, url=dossier)
+        return
+    to = "Văn phòng Sở" if step.decision == Step.Decision.RETURN_OFFICE else "đơn vị chủ trì"
+    message = f"Nhiệm vụ bị trả lại {to} (vòng {step.round}): {task_text}. Lý do: {step.reason[:200]}"
+    if step.decision == Step.Decision.RETURN_LEAD:
+        got_back = set(
+            Step.objects.filter(
+                period_task=period_task, kind=Step.Kind.LEAD, state=Step.State.OPEN, assignee__in=users
+            ).values_list("assignee_id", flat=True)
+        )
+        users = [u for u in users if u.pk not in got_back]
+    _notify(users, message=message, step=step, url=dossier)
 
 
 # --- evidence ---------------------------------------------------------------------------
 
 
-def evidence_attach(*, step_id: int, user: Any, stored: Any) -> Evidence:
-    """Record a file already written to storage; the caller deletes it if this fails."""
+def evidence_attach(*, step_id: int, user: Any, stored: Any, draft: dict[str, Any] | None = None) -> Evidence:
+    """Record a file already written to storage; the caller deletes it if this fails.
+
+    ``draft``: the report as typed on the same page, kept in the same transaction (attaching
+    a file never loses the text)."""
     process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=step_id)
     with _flow().lock(process_id):
         step, _task = _locked_step(step_id)
         _ensure_executor(step, user)
+        if draft is not None:
+            _draft_write(step, user, draft, unchanged_too=False)
         evidence = Evidence.objects.create(
             step=step,
             original_name=stored.original_name,
@@ -620,25 +724,29 @@ def evidence_attach(*, step_id: int, user: Any, stored: Any) -> Evidence:
         return evidence
 
 
-def evidence_remove(*, evidence_id: int, user: Any) -> Evidence:
-    """Remove a file from a step still being written; the record and the file stay for the audit."""
+def evidence_remove(*, evidence_id: int, user: Any, draft: dict[str, Any] | None = None) -> Evidence:
+    """Remove a file from a step still being written; the record and the file stay for the audit.
+
+    A file carried over from the round before is removed from this round only: its earlier row,
+    and the stored file both rows name, stay as they were. ``draft`` as for ``evidence_attach``."""
     evidence = Evidence.objects.select_related("step").get(pk=evidence_id)
     process_id = Step.objects.values_list("period_task__process_id", flat=True).get(pk=evidence.step_id)
     with _flow().lock(process_id):
         step, _task = _locked_step(evidence.step_id)
         _ensure_executor(step, user)
+        if draft is not None:
+            _draft_write(step, user, draft, unchanged_too=False)
         evidence.refresh_from_db()
         if evidence.removed_at is not None:
             raise StepConflict("Tệp này đã được gỡ.")
         evidence.removed_at = timezone.now()
         evidence.removed_by = user
         evidence.save(update_fields=["removed_at", "removed_by"])
+        data = {"name": evidence.original_name, "sha256": evidence.sha256}
+        if evidence.carried_from_id is not None:
+            data["carried_from"] = evidence.carried_from_id
         audit_record(
-            actor=user,
-            action="evidence_removed",
-            period_task=step.period_task,
-            step=step,
-            data={"name": evidence.original_name, "sha256": evidence.sha256},
+            actor=user, action="evidence_removed", period_task=step.period_task, step=step, data=data
         )
         return evidence
 

@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -145,6 +145,10 @@ def _step_list(
     filters = selectors.StepFilters.from_query(request.GET)
     today = timezone.localdate()
     rows, page, has_next = _page(request, filters.apply(qs, today), today)
+    if extra.pop("return_reasons", False):
+        reasons = selectors.return_reasons([int(row["pk"]) for row in rows])
+        for row in rows:
+            row["return_reason"] = reasons.get(int(row["pk"]))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -174,7 +178,13 @@ def _step_list(
 @login_required
 @require_GET
 def my_steps(request: HttpRequest) -> HttpResponse:
-    return _step_list(request, selectors.steps_assigned_to(request.user), title="Việc của tôi")
+    """Việc của tôi: what came back to the user first (with why), then by due date."""
+    return _step_list(
+        request,
+        selectors.returned_first(selectors.steps_assigned_to(request.user)),
+        title="Việc của tôi",
+        return_reasons=True,
+    )
 
 
 @login_required
@@ -204,6 +214,7 @@ def unit_queue(request: HttpRequest) -> HttpResponse:
         selectors.steps_of_unit_queue(request.user),
         title=f"Việc của đơn vị – {roles.unit.name}",
         bulk_claim=True,
+        return_reasons=True,  # a returned step whose author left the unit waits here: say why
     )
 
 
@@ -250,15 +261,68 @@ def _step_context(request: HttpRequest, step: Step, **overrides: Any) -> dict[st
         "bucket_colours": BUCKET_COLOURS,
         "today": timezone.localdate(),
         "step_evidence": next((h.evidence.all() for h in history if h.pk == step.pk), []),
-        "last_return": next(
-            (h for h in reversed(history) if h.decision and h.decision != Step.Decision.APPROVE and h.reason),
-            None,
-        ),
+        # Only about this step: the decision that sent it back, if it was (not any return of the run).
+        "returned_by": selectors.step_returned_by(step) if step.state == Step.State.OPEN else None,
     }
+    if step.kind in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
+        # What the decider decides on, above the form: each unit's latest report and opinion.
+        # For a sign-off, the office's assessment too.
+        shown = (Step.Kind.LEAD, Step.Kind.PARTNER) + (
+            (Step.Kind.REVIEW,) if step.kind == Step.Kind.SIGN_OFF else ()
+        )
+        latest: dict[tuple[str, int | None], Step] = {}
+        for h in history:
+            if h.kind in shown and h.state == Step.State.DONE and h.pk != step.pk:
+                latest[(h.kind, h.unit_id)] = h
+        context["lead_reports"] = [h for h in latest.values() if h.kind == Step.Kind.LEAD]
+        context["partner_opinions"] = [h for h in latest.values() if h.kind == Step.Kind.PARTNER]
+        context["office_review"] = latest.get((Step.Kind.REVIEW, None))
     if context["can_assign"]:
         context["assign_form"] = AssignForm(members=selectors.unit_members(step.unit))
     context.update(overrides)
     return context
+
+
+def _posted_report(request: HttpRequest, step: Step) -> Any:
+    """The report form bound to what was posted, if the post carries the report (else None)."""
+    if not any(key.startswith("report-") for key in request.POST):
+        return None
+    return step_form(step, data=request.POST)
+
+
+def _conflict_message(user: Any, step: Step, conflict: services.StepConflict) -> str:
+    """What happened to the step meanwhile, in words: who acted, or that it was the user elsewhere."""
+    if step.state == Step.State.DONE and step.submitted_by_id is not None:
+        if step.submitted_by_id == user.pk:
+            return "Bạn đã gửi bước này ở một tab khác."
+        when = timezone.localtime(step.submitted_at)
+        return (
+            f"Bước này vừa được người khác xử lý: {display_name(step.submitted_by)} "
+            f"đã gửi lúc {when:%H:%M} ngày {when:%d/%m/%Y}."
+        )
+    if step.state == Step.State.CANCELED:
+        return "Quy trình đã bị hủy: bước này không còn xử lý được."
+    if step.assignee_id is not None and step.assignee_id != user.pk:
+        return f"{conflict.message} Người đang giữ bước: {display_name(step.assignee)}."
+    return conflict.message
+
+
+def _conflict(request: HttpRequest, step: Step, conflict: services.StepConflict) -> HttpResponse:
+    """409, saying what happened; the text the person typed stays on the page (in the form if they
+    may still act, else to copy), never dropped."""
+    step = Step.objects.select_related(
+        "period_task__plan_task", "period_task__period", "unit", "task", "assignee", "submitted_by"
+    ).get(pk=step.pk)
+    message = _conflict_message(request.user, step, conflict)
+    typed = _posted_report(request, step)
+    if typed is not None:
+        typed.is_valid()  # cleaned, so the page shows the text as the form would keep it
+    overrides: dict[str, Any] = {"conflict": message}
+    if typed is not None and access.may_execute(request.user, step):
+        overrides["form"] = typed
+    elif typed is not None:
+        overrides["unsaved_form"] = typed
+    return render(request, "workflow/step.html", _step_context(request, step, **overrides), status=409)
 
 
 @login_required
@@ -268,6 +332,8 @@ def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         return render(request, "workflow/step.html", _step_context(request, step))
     action = request.POST.get("action", "")
+    if not action and "remove" in request.POST:  # a file's "Gỡ" button inside the report form
+        action = "remove_evidence"
     handler = STEP_ACTIONS.get(action)
     if handler is None:
         return render(
@@ -279,9 +345,7 @@ def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         return handler(request, step)
     except services.StepConflict as conflict:
-        step.refresh_from_db()
-        messages.warning(request, conflict.message)
-        return render(request, "workflow/step.html", _step_context(request, step), status=409)
+        return _conflict(request, step, conflict)
 
 
 def _claim(request: HttpRequest, step: Step) -> HttpResponse:
@@ -320,6 +384,11 @@ def _report(request: HttpRequest, step: Step, *, submit: bool) -> HttpResponse:
     if not form.is_valid():
         return render(request, "workflow/step.html", _step_context(request, step, form=form), status=400)
     data = form.cleaned_data
+    if request.FILES.get("file") and step.kind in EVIDENCE_KINDS:
+        # A file chosen but not attached yet goes in with the text, before the report is sent.
+        refused = _attach(request, step, form)
+        if refused is not None:
+            return refused
     try:
         if submit:
             services.step_submit(
@@ -340,39 +409,93 @@ def _report(request: HttpRequest, step: Step, *, submit: bool) -> HttpResponse:
     return redirect("workflow:step", pk=step.pk)
 
 
-def _upload(request: HttpRequest, step: Step) -> HttpResponse:
-    if not access.may_execute(request.user, step):
-        raise PermissionDenied("Bạn không có quyền đính kèm tệp ở bước này.")
-    form = EvidenceForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return render(
-            request, "workflow/step.html", _step_context(request, step, evidence_form=form), status=400
-        )
-    upload = form.cleaned_data["file"]
+EVIDENCE_KINDS = (Step.Kind.LEAD, Step.Kind.PARTNER)
+
+
+def _attach(request: HttpRequest, step: Step, form: Any) -> HttpResponse | None:
+    """Check, store and record the posted file, with the report's text (``form``, validated, or
+    None) kept as a draft in the same transaction. A refusal is the page again (400) with the
+    text as typed; None when attached."""
+    evidence_form = EvidenceForm(request.POST, request.FILES)
+    if not evidence_form.is_valid():
+        return _refused(request, step, form, evidence_form)
+    upload = evidence_form.cleaned_data["file"]
     try:
         stored = store(upload, name=upload.name, size=upload.size)
     except EvidenceRejected as rejected:
-        form.add_error("file", rejected.message)
-        return render(
-            request, "workflow/step.html", _step_context(request, step, evidence_form=form), status=400
-        )
+        evidence_form.add_error("file", rejected.message)
+        return _refused(request, step, form, evidence_form)
     try:
-        services.evidence_attach(step_id=step.pk, user=request.user, stored=stored)
+        services.evidence_attach(
+            step_id=step.pk,
+            user=request.user,
+            stored=stored,
+            draft=form.cleaned_data if form is not None else None,
+        )
     except BaseException:
         discard(stored)
         raise
     messages.success(request, f"Đã đính kèm “{stored.original_name}”.")
+    return None
+
+
+def _refused(request: HttpRequest, step: Step, form: Any, evidence_form: Any) -> HttpResponse:
+    overrides: dict[str, Any] = {"evidence_form": evidence_form}
+    if form is not None:
+        overrides["form"] = form
+    return render(request, "workflow/step.html", _step_context(request, step, **overrides), status=400)
+
+
+def _upload(request: HttpRequest, step: Step) -> HttpResponse:
+    if not access.may_execute(request.user, step):
+        raise PermissionDenied("Bạn không có quyền đính kèm tệp ở bước này.")
+    form = _posted_report(request, step)
+    if form is not None and not form.is_valid():
+        return _refused(request, step, form, EvidenceForm(request.POST, request.FILES))
+    refused = _attach(request, step, form)
+    if refused is not None:
+        return refused
     return redirect("workflow:step", pk=step.pk)
 
 
 def _remove_evidence(request: HttpRequest, step: Step) -> HttpResponse:
-    evidence_id = selectors.parse_id(request.POST.get("evidence", ""))
+    evidence_id = selectors.parse_id(request.POST.get("remove") or request.POST.get("evidence", ""))
     evidence = Evidence.objects.filter(pk=evidence_id, step=step).first() if evidence_id else None
     if evidence is None:
         raise Http404("Không tìm thấy tệp.")
-    services.evidence_remove(evidence_id=evidence.pk, user=request.user)
+    form = _posted_report(request, step)
+    if form is not None and not form.is_valid():
+        return render(request, "workflow/step.html", _step_context(request, step, form=form), status=400)
+    services.evidence_remove(
+        evidence_id=evidence.pk, user=request.user, draft=form.cleaned_data if form is not None else None
+    )
     messages.success(request, f"Đã gỡ “{evidence.original_name}”.")
     return redirect("workflow:step", pk=step.pk)
+
+
+def _autosave(request: HttpRequest, step: Step) -> HttpResponse:
+    """The draft saved while typing (static/js/report.js): JSON, never a page."""
+    if step.kind not in EVIDENCE_KINDS:
+        return JsonResponse({"error": "Bước này không lưu nháp."}, status=400)
+    form = step_form(step, data=request.POST)
+    if not form.is_valid():
+        first = next(iter(form.errors.values()))[0]
+        return JsonResponse({"error": f"Chưa tự động lưu: {first}"}, status=400)
+    try:
+        services.step_save_draft(
+            step_id=step.pk,
+            user=request.user,
+            data=form.cleaned_data,
+            process_id=step.period_task.process_id,
+            unchanged_too=False,
+        )
+    except services.StepConflict as conflict:
+        step = Step.objects.select_related("assignee", "submitted_by").get(pk=step.pk)
+        return JsonResponse({"error": _conflict_message(request.user, step, conflict)}, status=409)
+    except PermissionDenied as denied:
+        return JsonResponse({"error": str(denied) or "Bạn không có quyền lưu bước này."}, status=403)
+    now = timezone.localtime()
+    return JsonResponse({"message": f"Đã tự động lưu nháp lúc {now:%H:%M:%S}."})
 
 
 STEP_ACTIONS = {
@@ -382,6 +505,7 @@ STEP_ACTIONS = {
     "submit": lambda request, step: _report(request, step, submit=True),
     "upload": _upload,
     "remove_evidence": _remove_evidence,
+    "autosave": _autosave,
 }
 
 

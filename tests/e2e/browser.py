@@ -122,6 +122,10 @@ class Person:
     def sees_message(self, text: str) -> None:
         self.expect(self.page.locator("main ul.messages").first).to_contain_text(text)
 
+    def has_no_text(self, *texts: str) -> None:
+        for text in texts:
+            self.expect(self.page.locator("main")).not_to_contain_text(text)
+
     def has_no_button(self, *names: str) -> None:
         for name in names:
             self.expect(self.page.get_by_role("button", name=name, exact=True)).to_have_count(0)

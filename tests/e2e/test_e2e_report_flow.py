@@ -25,6 +25,8 @@ OPINION = "Thống nhất; đề nghị bổ sung 2 thủ tục lĩnh vực xúc
 REASON = "Chưa nêu số thủ tục đề xuất cắt giảm và văn bản đề xuất; đề nghị bổ sung số liệu cụ thể."
 RESULT_2 = RESULT_1 + "\nĐã đề xuất cắt giảm 3 thủ tục (Tờ trình số 45/TTr-SCT ngày 05/3/2024)."
 STEP_BUTTONS = ("Nhận việc", "Lưu nháp", "Gửi báo cáo", "Gửi quyết định", "Giao việc", "Hủy quy trình")
+EVIDENCE_NAME = "Danh mục TTHC đề xuất cắt giảm.pdf"
+EVIDENCE_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any, e2e_task: Any) -> None:
@@ -88,8 +90,38 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
         lead.sees("Chưa có tài liệu kiểm chứng: hãy đính kèm tệp hoặc viết giải trình.")
         expect(lead.page.get_by_label("Kết quả thực hiện")).to_have_value(RESULT_1)
 
-    with story.step("lead-saves-a-draft"):
+    with story.step("over-long-text-is-counted-and-refused-never-cut"):
+        box = lead.page.get_by_label("Kết quả thực hiện")
+        counter = lead.page.locator("main textarea[name=report-result] + .counter")
+        expect(counter).to_have_text(f"{len(RESULT_1)} / 20 000")
+        box.fill("x" * 20_001)
+        expect(box).to_have_value("x" * 20_001)  # no maxlength: the browser kept it all
+        expect(counter).to_have_text("20 001 / 20 000 – vượt giới hạn, hãy rút gọn")
+        lead.click("Gửi báo cáo")
+        lead.sees("Chưa gửi: có nội dung vượt giới hạn ký tự.")
+        box.fill(RESULT_1)
+        expect(counter).to_have_text(f"{len(RESULT_1)} / 20 000")
+
+    with story.step("lead-attaches-a-file-and-the-text-stays"):
         lead.page.get_by_label("Giải trình").fill(EXPLANATION)
+        lead.page.get_by_label("Thêm tệp").set_input_files(
+            files=[{"name": EVIDENCE_NAME, "mimeType": "application/pdf", "buffer": EVIDENCE_PDF}]
+        )
+        lead.click("Đính kèm")
+        lead.sees_message(f"Đã đính kèm “{EVIDENCE_NAME}”.")
+        lead.sees(EVIDENCE_NAME)
+        expect(lead.page.get_by_label("Kết quả thực hiện")).to_have_value(RESULT_1)
+        expect(lead.page.get_by_label("Giải trình")).to_have_value(EXPLANATION)
+        expect(lead.page.get_by_label("Tự đánh giá")).to_have_value("in_progress")
+
+    with story.step("the-draft-saves-itself-while-typing"):
+        lead.page.get_by_label("Giải trình").fill(EXPLANATION + " Bổ sung.")
+        expect(lead.page.locator("main [data-autosave-status]")).to_contain_text("Đã tự động lưu nháp lúc")
+        lead.page.reload()
+        expect(lead.page.get_by_label("Giải trình")).to_have_value(EXPLANATION + " Bổ sung.")
+        lead.page.get_by_label("Giải trình").fill(EXPLANATION)
+
+    with story.step("lead-saves-a-draft"):
         lead.click("Lưu nháp")
         lead.sees_message("Đã lưu nháp.")
         expect(lead.page.get_by_label("Giải trình")).to_have_value(EXPLANATION)
@@ -133,23 +165,54 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
         office.click("Gửi quyết định")
         office.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
 
-    with story.step("lead-sees-the-reason-and-resubmits"):
-        lead.nav("Việc của đơn vị")
-        row = lead.page.locator("table.grid tbody tr").filter(has_text=E2E_TASK_TEXT)
-        expect(row).to_contain_text("vòng 2")
+    with story.step("lead-is-told-with-a-link-to-the-returned-step"):
+        lead.follow(lead.page.locator("header a.bell"))
+        lead.sees_heading("Thông báo")
+        note = lead.page.locator("main ul.timeline > li").filter(has_text="Việc mới – bị trả lại (vòng 2)")
+        expect(note).to_have_count(1)
+        expect(note).to_contain_text(f"Lý do: {REASON}")
+        note.get_by_role("button", name="Mở").click()
+        lead.page.wait_for_url("**/quy-trinh/buoc/**")
+        lead.sees_heading(f"Chủ trì thực hiện – {QLCN}")
+        lead.sees_form("Báo cáo kết quả thực hiện")
+
+    with story.step("lead-finds-the-returned-task-first-in-my-steps"):
+        lead.nav("Việc của tôi")
+        lead.sees_heading("Việc của tôi")
+        first = lead.page.locator("table.grid tbody tr").first
+        expect(first).to_contain_text(E2E_TASK_TEXT)
+        expect(first).to_contain_text("(vòng 2, bị trả lại)")
+        expect(first).to_contain_text(f"Bị trả lại – lý do: {REASON}")
+        expect(first).not_to_contain_text("Chưa nhận")
         lead.open_task(E2E_TASK_TEXT, kind="Chủ trì thực hiện")
-        lead.sees("Lý do trả lại:", REASON)  # in the history, before claiming
-        lead.click("Nhận việc")
+
+    with story.step("lead-resubmits-from-the-previous-text-and-file"):
+        lead.has_no_button("Nhận việc")  # it came back to them: nothing to claim
+        lead.sees_form("Báo cáo kết quả thực hiện")
         warning = lead.page.locator("main .msg-warning")
         expect(warning).to_contain_text("Đã bị trả lại")
         expect(warning).to_contain_text(f"Lý do: {REASON}")
-        # The returned report starts from the text sent in round 1.
+        # The returned report starts from the text and the file sent in round 1.
         expect(lead.page.get_by_label("Kết quả thực hiện")).to_have_value(RESULT_1)
         expect(lead.page.get_by_label("Giải trình")).to_have_value(EXPLANATION)
+        kept = lead.page.locator("main ul.evidence li")
+        expect(kept).to_have_count(1)
+        expect(kept).to_contain_text(EVIDENCE_NAME)
+        expect(kept).to_contain_text("từ vòng trước")
+        second_tab = lead.page.context.new_page()  # the same step, open in another tab
+        second_tab.goto(lead.page.url)
         lead.page.get_by_label("Kết quả thực hiện").fill(RESULT_2)
         lead.page.get_by_label("Tự đánh giá").select_option(label="Đã hoàn thành")
         lead.click("Gửi báo cáo")
         lead.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
+
+    with story.step("the-second-tab-keeps-its-text-and-says-what-happened"):
+        typed = "Bản soạn ở tab thứ hai, chưa gửi."
+        second_tab.get_by_label("Kết quả thực hiện").fill(typed)
+        second_tab.get_by_role("button", name="Gửi báo cáo", exact=True).click()
+        expect(second_tab.locator("main .msg-warning")).to_have_text("Bạn đã gửi bước này ở một tab khác.")
+        expect(second_tab.locator("main textarea[readonly]").first).to_have_value(typed)
+        second_tab.close()
 
     with story.step("partner-asked-again-has-no-opinion"):
         partner.nav("Việc của đơn vị")
@@ -157,6 +220,8 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
         partner.sees("(vòng 2")
         partner.click("Nhận việc")
         partner.sees_form("Ý kiến phối hợp")
+        expect(partner.page.get_by_label("Ý kiến phối hợp")).to_have_value(OPINION)  # its round-1 opinion
+        partner.page.get_by_label("Ý kiến phối hợp").fill("")
         partner.page.get_by_label("Không có ý kiến").check()
         partner.click("Gửi báo cáo")
         partner.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
@@ -171,14 +236,30 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
         office.click("Gửi quyết định")
         office.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
 
-    with story.step("director-signs-off"):
+    with story.step("director-opens-the-sign-off"):
         director.nav("Chờ phê duyệt")
         director.sees_heading("Chờ thẩm định, phê duyệt")
         director.open_task(E2E_TASK_TEXT, kind="Lãnh đạo Sở phê duyệt")
         director.sees_heading(f"Lãnh đạo Sở phê duyệt – {QLCN}")
         director.sees("Quyết định: Đồng ý", "Đã đề xuất cắt giảm 3 thủ tục")
+
+    with story.step("director-reads-the-report-above-the-sign-off-form"):
         director.click("Nhận việc")
         director.sees_form("Phê duyệt")
+        # Only about this step: the sign-off was never returned, so no return banner.
+        expect(director.page.locator("main .msg-warning")).to_have_count(0)
+        director.has_no_text("Đã bị trả lại")
+        # The report and its evidence come before the decision form.
+        summary = director.page.locator("main section.reports")
+        expect(summary).to_contain_text("Đã đề xuất cắt giảm 3 thủ tục")
+        expect(summary).to_contain_text(EVIDENCE_NAME)
+        assert director.page.evaluate(
+            "() => { const s = document.querySelector('main section.reports');"
+            " const f = document.querySelector('main form[data-report-form]');"
+            " return !!(s && f && (s.compareDocumentPosition(f) & Node.DOCUMENT_POSITION_FOLLOWING)); }"
+        )
+
+    with story.step("director-signs-off"):
         director.page.get_by_label("Phê duyệt", exact=True).check()
         director.click("Gửi quyết định")
         director.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
@@ -197,7 +278,14 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
         )
         steps = auditor.page.locator("ol.timeline > li")
         expected = [
-            (f"Chủ trì thực hiện – {QLCN}", "vòng 1", RESULT_1, "Tự đánh giá: Đang thực hiện", EXPLANATION),
+            (
+                f"Chủ trì thực hiện – {QLCN}",
+                "vòng 1",
+                RESULT_1,
+                "Tự đánh giá: Đang thực hiện",
+                EXPLANATION,
+                EVIDENCE_NAME,
+            ),
             (f"Phối hợp cho ý kiến – {QLTM}", "vòng 1", OPINION),
             (
                 "Văn phòng Sở thẩm định",
@@ -206,7 +294,14 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
                 "Lý do trả lại:",
                 REASON,
             ),
-            (f"Chủ trì thực hiện – {QLCN}", "vòng 2", "Đã đề xuất cắt giảm 3 thủ tục", "Đã hoàn thành"),
+            (
+                f"Chủ trì thực hiện – {QLCN}",
+                "vòng 2",
+                "Đã đề xuất cắt giảm 3 thủ tục",
+                "Đã hoàn thành",
+                EVIDENCE_NAME,
+                "giữ từ vòng trước",
+            ),
             (f"Phối hợp cho ý kiến – {QLTM}", "vòng 2", "Không có ý kiến."),
             ("Văn phòng Sở thẩm định", "vòng 2", "Quyết định: Đồng ý"),
             (f"Lãnh đạo Sở phê duyệt – {QLCN}", "vòng 2", "Quyết định: Đồng ý"),
@@ -238,6 +333,16 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
             ("review", 2, "done", "approve"),
             ("sign_off", 2, "done", "approve"),
         ]
+        # One file, uploaded once in round 1 and carried into round 2: the same stored bytes.
+        import hashlib
+
+        from workflow.models import Evidence
+
+        first, carried = Evidence.objects.filter(step__period_task=run).order_by("pk")
+        assert (first.step.round, carried.step.round, carried.carried_from_id) == (1, 2, first.pk)
+        assert first.sha256 == carried.sha256 == hashlib.sha256(EVIDENCE_PDF).hexdigest()
+        assert first.stored_name == carried.stored_name
+        assert first.removed_at is None and carried.removed_at is None
         assert list(run.steps.order_by("pk").values_list("submitted_by__username", flat=True)) == [
             "qlcn.cv",
             "qltm.cv",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django import forms
 from django.urls import reverse
 
 from tests.factories import CriterionFactory, periods, plan_task
@@ -38,7 +39,7 @@ def test_every_free_text_field_of_the_step_forms_is_listed_here() -> None:
         (kind, name)
         for kind, form in STEP_FORMS.items()
         for name, field in form.base_fields.items()
-        if field.__class__.__name__ == "CharField"
+        if isinstance(field, forms.CharField)
     }
     assert text_fields == set(FREE_TEXT)
     assert all(

@@ -777,7 +777,9 @@ def test_sign_off_returned_to_the_office_is_still_not_reviewed_by_the_author(
     assert access.may_claim(writer, second_review) is False
     with pytest.raises(PermissionDenied):
         services.step_claim(step_id=second_review.pk, user=writer)
-    assert access.may_claim(office_led["colleague"], second_review) is True
+    # ... and the review went back to the colleague who reviewed the round before (rounds carry over)
+    assert second_review.assignee == office_led["colleague"]
+    assert access.may_execute(office_led["colleague"], second_review) is True
 
 
 def test_author_may_review_a_later_round_whose_report_someone_else_wrote(
@@ -791,7 +793,10 @@ def test_author_may_review_a_later_round_whose_report_someone_else_wrote(
     services.step_submit(step_id=review.pk, user=colleague, data={"decision": "lead", "reason": "Thiếu"})
     lead2 = pt.steps.filter(kind="lead").last()
     assert lead2.round == 2
-    services.step_claim(step_id=lead2.pk, user=rewriter)
+    # (the returned step went back to its author; the unit head hands it to a colleague)
+    assert lead2.assignee == writer
+    head = make_user("vp_tp", unit="VP", head=True)
+    services.step_assign(step_id=lead2.pk, assignee=rewriter, actor=head)
     services.step_submit(step_id=lead2.pk, user=rewriter, data=LEAD_DATA)
     second_review = pt.steps.filter(kind="review").last()
 

@@ -154,10 +154,14 @@ def test_every_workflow_action_records_exactly_one_event(
             step_id=partner.pk, user=personas["other_staff"], data={"result": "Nhất trí"}
         )
     ) == ["partner_input"]
-    # return (with its reason), then the rework
+    # return (with its reason), the returned step assigned back to its author, then the rework
     review = pt.steps.get(kind="review")
-    assert claim_and_submit(review, reviewer, decision="lead", reason="Thiếu số liệu") == ["return"]
+    assert claim_and_submit(review, reviewer, decision="lead", reason="Thiếu số liệu") == [
+        "return",
+        "assign",
+    ]
     assert last_event("return").reason == "Thiếu số liệu"
+    assert (last_event("assign").actor, last_event("assign").data["to"]) == (reviewer, staff.username)
     assert claim_and_submit(pt.steps.filter(kind="lead").last(), staff, **LEAD_REPORT) == ["submit"]
     # approve, sign_off
     assert claim_and_submit(
@@ -167,7 +171,7 @@ def test_every_workflow_action_records_exactly_one_event(
         "sign_off"
     ]
     # every event of the task hangs on it, and the chain holds
-    assert AuditEvent.objects.filter(period_task=pt).count() == 18
+    assert AuditEvent.objects.filter(period_task=pt).count() == 18  # the rework needs no claim
     assert verify_chain() is None
 
 

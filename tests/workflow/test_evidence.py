@@ -798,3 +798,146 @@ def test_opendocument_files_are_typed_and_macros_refused(
     # Then it is kept under its type's extension, or refused with the reason; nothing written
     assert result.startswith(outcome)
     assert len(files_under(evidence_root)) == (1 if result == name else 0)
+
+
+# --- carried over to a later round ---------------------------------------------------------------
+
+
+def return_to_lead(lead_step: Step, personas: dict[str, Any]) -> Step:
+    """The lead step submitted, the partner's opinion in, the office returns it: the round-2 step."""
+    services.step_submit(
+        step_id=lead_step.pk,
+        user=personas["staff"],
+        data={"result": "Đã ban hành kế hoạch", "self_assessment": "done"},
+    )
+    partner = Step.objects.get(period_task=lead_step.period_task, kind="partner")
+    services.step_claim(step_id=partner.pk, user=personas["other_staff"])
+    services.step_submit(step_id=partner.pk, user=personas["other_staff"], data={"no_opinion": True})
+    review = Step.objects.get(period_task=lead_step.period_task, kind="review")
+    services.step_claim(step_id=review.pk, user=personas["office_reviewer"])
+    services.step_submit(
+        step_id=review.pk,
+        user=personas["office_reviewer"],
+        data={"decision": "lead", "reason": "Bổ sung số liệu"},
+    )
+    return Step.objects.get(period_task=lead_step.period_task, kind="lead", round=2)
+
+
+def test_a_returned_step_starts_with_the_previous_files_same_bytes_round_one_untouched(
+    client: Any, personas: dict[str, Any], lead_step: Step, evidence_root: Path
+) -> None:
+    # Given the assignee attached a PDF and a PNG, removed the PNG and submitted; the office returned it
+    client.force_login(personas["staff"])
+    assert upload(client, lead_step, "Kế hoạch.pdf", PDF).status_code == 302
+    assert upload(client, lead_step, "Nhầm.png", png_bytes()).status_code == 302
+    first_pdf, first_png = Evidence.objects.filter(step=lead_step).order_by("pk")
+    services.evidence_remove(evidence_id=first_png.pk, user=personas["staff"])
+    before = list(Evidence.objects.filter(step=lead_step).order_by("pk").values())
+    second = return_to_lead(lead_step, personas)
+
+    # Then round 2 has the kept file only: a new row, carried from round 1's, naming the same file
+    (carried,) = Evidence.objects.filter(step=second)
+    assert carried.carried_from == first_pdf
+    assert (carried.stored_name, carried.sha256, carried.size, carried.original_name) == (
+        first_pdf.stored_name,
+        hashlib.sha256(PDF).hexdigest(),
+        len(PDF),
+        "Kế hoạch.pdf",
+    )
+    assert (carried.uploaded_by, carried.removed_at) == (personas["staff"], None)
+    assert len(files_under(evidence_root)) == 2  # no copy made
+    assert list(Evidence.objects.filter(step=lead_step).order_by("pk").values()) == before
+    # and the round-2 page lists it with its download link, which gives the same bytes
+    page = client.get(reverse("workflow:step", args=[second.pk])).content.decode()
+    assert "Kế hoạch.pdf" in page and "Chưa có tệp nào." not in page
+    response = client.get(reverse("workflow:evidence", args=[carried.pk]))
+    assert b"".join(response.streaming_content) == PDF
+
+    # When the author resubmits without a new file and without an explanation
+    response = client.post(
+        reverse("workflow:step", args=[second.pk]),
+        {"action": "submit", "report-result": "Đã bổ sung số liệu", "report-self_assessment": "done"},
+    )
+
+    # Then the kept file counts as evidence, and the trail names it with its unchanged hash
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="submit", step=second)
+    assert event.data["evidence"] == [{"original_name": "Kế hoạch.pdf", "sha256": first_pdf.sha256}]
+
+
+def test_removing_a_carried_file_removes_it_from_the_new_round_only(
+    client: Any, personas: dict[str, Any], lead_step: Step, evidence_root: Path
+) -> None:
+    # Given a file of round 1 carried into the returned round 2
+    client.force_login(personas["staff"])
+    assert upload(client, lead_step, "Kế hoạch.pdf", PDF).status_code == 302
+    first = Evidence.objects.get(step=lead_step)
+    second = return_to_lead(lead_step, personas)
+    carried = Evidence.objects.get(step=second)
+
+    # When the author removes it in round 2
+    url = reverse("workflow:step", args=[second.pk])
+    assert client.post(url, {"action": "remove_evidence", "evidence": carried.pk}).status_code == 302
+
+    # Then round 2 has no file, round 1 still has its own, and the stored file stays
+    carried.refresh_from_db()
+    first.refresh_from_db()
+    assert (carried.removed_by, first.removed_at) == (personas["staff"], None)
+    assert [p.name for p in files_under(evidence_root)] == [first.stored_name]
+    event = AuditEvent.objects.get(action="evidence_removed", step=second)
+    assert event.data == {"name": "Kế hoạch.pdf", "sha256": first.sha256, "carried_from": first.pk}
+    assert "Chưa có tệp nào." in client.get(url).content.decode()
+    # and round 1's file still downloads for whoever may read it
+    client.force_login(personas["auditor"])
+    response = client.get(reverse("workflow:evidence", args=[first.pk]))
+    assert b"".join(response.streaming_content) == PDF
+
+
+def test_a_stored_file_is_uploaded_once_carried_rows_share_it(
+    personas: dict[str, Any], lead_step: Step, evidence_root: Path
+) -> None:
+    from django.db import IntegrityError, transaction
+
+    stored = store(io.BytesIO(PDF), name="a.pdf", size=len(PDF))
+    first = services.evidence_attach(step_id=lead_step.pk, user=personas["staff"], stored=stored)
+    # a second upload row naming the same stored file is refused by the database
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Evidence.objects.create(
+            step=lead_step,
+            original_name="b.pdf",
+            stored_name=first.stored_name,
+            content_type="application/pdf",
+            size=1,
+            sha256="0" * 64,
+            uploaded_by=personas["staff"],
+        )
+    second = return_to_lead(lead_step, personas)
+    assert Evidence.objects.get(step=second).stored_name == first.stored_name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_backup_and_restore_keep_carried_files_with_their_hashes(
+    personas: dict[str, Any], lead_step: Step, evidence_root: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from django.core.management import call_command
+
+    # Given a file of round 1 carried into round 2
+    stored = store(io.BytesIO(PDF), name="a.pdf", size=len(PDF))
+    services.evidence_attach(step_id=lead_step.pk, user=personas["staff"], stored=stored)
+    return_to_lead(lead_step, personas)
+    rows = sorted(Evidence.objects.values_list("step_id", "stored_name", "sha256", "carried_from_id"))
+    assert len(rows) == 2
+
+    # When the site is backed up and restored
+    with open("/dev/null", "w") as quiet:
+        call_command("backup", "-o", str(tmp_path / "bk"), stdout=quiet)
+        manifest = json.loads((tmp_path / "bk" / "manifest.json").read_text(encoding="utf-8"))
+        call_command("restore", str(tmp_path / "bk"), "--no-input", stdout=quiet)
+
+    # Then the one stored file is backed up once, with no problem, and both rows come back naming it
+    assert manifest["evidence_problems"] == []
+    assert [item["sha256"] for item in manifest["evidence"].values()] == [hashlib.sha256(PDF).hexdigest()]
+    assert sorted(Evidence.objects.values_list("step_id", "stored_name", "sha256", "carried_from_id")) == rows
+    assert (evidence_root / stored.stored_name[:2] / stored.stored_name).read_bytes() == PDF

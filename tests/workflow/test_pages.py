@@ -649,3 +649,323 @@ def test_opening_a_notification_marks_it_read_and_goes_to_the_step(
     # and someone else cannot open it
     client.force_login(personas["unit_head"])
     assert client.post(reverse("workflow:notification_open", args=[note.pk])).status_code == 404
+
+
+# --- returned work, typed text, deciders' page ---------------------------------------------------
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.fixture
+def evidence_root(settings: Any, tmp_path: Any) -> Any:
+    settings.EVIDENCE_ROOT = tmp_path / "evidence"
+    return settings.EVIDENCE_ROOT
+
+
+def claim_submit(step: Step, user: Any, **data: Any) -> None:
+    services.step_claim(step_id=step.pk, user=user)
+    services.step_submit(step_id=step.pk, user=user, data=data)
+
+
+def returned_lead(criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]) -> Step:
+    """A task QLCN's staff member reported on, returned by the office: the round-2 lead step."""
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]], task="Nhiệm vụ bị trả lại")])
+    claim_submit(lead_of(pt), personas["staff"], **LEAD_DONE)
+    claim_submit(
+        pt.steps.get(kind="review"), personas["office_reviewer"], decision="lead", reason="Thiếu số liệu"
+    )
+    return pt.steps.get(kind="lead", round=2)
+
+
+def test_my_steps_lists_returned_work_first_with_the_reason(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    # Given the staff member holds a step due soon, and a returned one due later
+    (other,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]], task="Nhiệm vụ khác")])
+    services.step_claim(step_id=lead_of(other).pk, user=personas["staff"])
+    returned = returned_lead(criterion, q1, units, personas)
+    today = timezone.localdate()
+    Step.objects.filter(pk=lead_of(other).pk).update(due_date=today + datetime.timedelta(days=1))
+    Step.objects.filter(pk=returned.pk).update(due_date=today + datetime.timedelta(days=9))
+    client.force_login(personas["staff"])
+
+    # When they open "Việc của tôi"
+    html = client.get(reverse("workflow:my_steps")).content.decode()
+
+    # Then the returned step comes first, saying so, with the reason; the other one says nothing of it
+    assert listed(html) == [returned.pk, lead_of(other).pk]
+    first, second = (row for _cls, row in ROW.findall(html))
+    assert "<strong>Bị trả lại</strong> – lý do: Thiếu số liệu" in first
+    assert "(vòng 2, bị trả lại)" in first
+    assert "Bị trả lại" not in second
+
+
+def test_returned_step_page_shows_the_return_banner_and_the_previous_text(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    step = returned_lead(criterion, q1, units, personas)
+    client.force_login(personas["staff"])
+
+    html = client.get(reverse("workflow:step", args=[step.pk])).content.decode()
+
+    assert "<strong>Đã bị trả lại</strong> (vòng 1, Văn phòng Sở thẩm định" in html
+    assert "Lý do: Thiếu số liệu" in html
+    assert f">\n{LEAD_DONE['result']}</textarea>" in html
+
+
+def test_sign_off_after_a_return_has_no_return_banner_and_shows_the_report_above_the_form(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    # Given a returned task reported again, approved by the office, claimed by the director
+    step = returned_lead(criterion, q1, units, personas)
+    services.step_submit(step_id=step.pk, user=personas["staff"], data={**LEAD_DONE, "result": "Đã bổ sung"})
+    claim_submit(
+        step.period_task.steps.get(kind="review", round=2), personas["office_reviewer"], decision="approve"
+    )
+    sign_off = step.period_task.steps.get(kind="sign_off")
+    services.step_claim(step_id=sign_off.pk, user=personas["director"])
+    client.force_login(personas["director"])
+
+    # When the director opens the sign-off step
+    html = client.get(reverse("workflow:step", args=[sign_off.pk])).content.decode()
+
+    # Then no "returned" banner (this step never was), and the latest report comes before the form
+    assert "Đã bị trả lại" not in html
+    summary = html.index("Báo cáo của đơn vị chủ trì")
+    assert summary < html.index("Đã bổ sung") < html.index("<h2>Phê duyệt</h2>") < html.index("Lịch sử xử lý")
+    assert html.index("Gửi quyết định") > summary
+
+
+def test_attaching_a_file_keeps_the_text_typed_in_the_same_form(
+    client: Any,
+    criterion: Criterion,
+    q1: Any,
+    units: dict[str, Any],
+    personas: dict[str, Any],
+    evidence_root: Any,
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from workflow.models import AuditEvent, Evidence
+
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
+    step = lead_of(pt)
+    services.step_claim(step_id=step.pk, user=personas["staff"])
+    client.force_login(personas["staff"])
+    url = reverse("workflow:step", args=[step.pk])
+
+    # When the staff member, having typed the report, presses "Đính kèm"
+    response = client.post(
+        url,
+        {
+            "action": "upload",
+            "report-result": "Đã rà soát 12 thủ tục",
+            "report-self_assessment": "in_progress",
+            "report-explanation": "",
+            "file": SimpleUploadedFile("Tờ trình.pdf", PDF, "application/pdf"),
+        },
+        follow=True,
+    )
+
+    # Then the file is attached and the text kept (saved as a draft, in the same transaction)
+    html = response.content.decode()
+    assert response.redirect_chain == [(url, 302)]
+    assert "Đã đính kèm “Tờ trình.pdf”." in html
+    assert ">\nĐã rà soát 12 thủ tục</textarea>" in html
+    step.refresh_from_db()
+    assert (step.result, step.self_assessment) == ("Đã rà soát 12 thủ tục", "in_progress")
+    assert Evidence.objects.get(step=step).original_name == "Tờ trình.pdf"
+    assert list(AuditEvent.objects.filter(step=step).values_list("action", flat=True)) == [
+        "claim",
+        "save_draft",
+        "evidence_added",
+    ]
+
+    # and pressing it with no file chosen keeps the text on the page, saving nothing
+    again = client.post(url, {"action": "upload", "report-result": "Sửa tiếp", "report-self_assessment": ""})
+    assert again.status_code == 400
+    assert "Hãy chọn tệp." in again.content.decode()
+    assert ">\nSửa tiếp</textarea>" in again.content.decode()
+
+
+def test_over_long_text_shows_no_maxlength_a_counter_limit_and_is_refused(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
+    step = lead_of(pt)
+    services.step_claim(step_id=step.pk, user=personas["staff"])
+    client.force_login(personas["staff"])
+    url = reverse("workflow:step", args=[step.pk])
+
+    page = client.get(url).content.decode()
+    assert "maxlength" not in page
+    assert 'data-limit="20000"' in page
+    assert "js/report.js" in page
+
+    text = "đ" * 50_000
+    response = client.post(url, {"action": "submit", "report-result": text, "report-self_assessment": "done"})
+    assert response.status_code == 400
+    assert "Nội dung dài 50.000 ký tự, vượt giới hạn 20.000 ký tự" in response.content.decode()
+    assert text in response.content.decode()  # given back whole, never cut
+    step.refresh_from_db()
+    assert (step.state, step.result) == ("open", "")
+    # a text of exactly the limit, with Windows newlines counted as one, is accepted
+    exact = "a\r\n" * 9_999 + "aa"
+    assert client.post(url, {"action": "save", "report-result": exact}).status_code == 302
+    step.refresh_from_db()
+    assert len(step.result) == 20_000
+
+
+def test_autosave_saves_the_draft_as_json_once_per_change(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    from workflow.models import AuditEvent
+
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
+    step = lead_of(pt)
+    url = reverse("workflow:step", args=[step.pk])
+    draft = {"action": "autosave", "report-result": "Đang viết", "report-self_assessment": ""}
+    client.force_login(personas["staff"])
+
+    # Not claimed yet: refused, nothing saved
+    assert client.post(url, draft).status_code == 403
+    services.step_claim(step_id=step.pk, user=personas["staff"])
+
+    # Saved, with the time; the same text again writes nothing more
+    first = client.post(url, draft)
+    assert first.status_code == 200
+    assert first.json()["message"].startswith("Đã tự động lưu nháp lúc ")
+    assert client.post(url, draft).status_code == 200
+    step.refresh_from_db()
+    assert step.result == "Đang viết"
+    assert AuditEvent.objects.filter(step=step, action="save_draft").count() == 1
+
+    # Too long: 400 with the reason, nothing saved
+    too_long = client.post(url, {**draft, "report-result": "x" * 20_001})
+    assert too_long.status_code == 400
+    assert "vượt giới hạn" in too_long.json()["error"]
+    step.refresh_from_db()
+    assert step.result == "Đang viết"
+
+    # After the report was sent from another tab: 409 saying so
+    services.step_submit(step_id=step.pk, user=personas["staff"], data=LEAD_DONE)
+    late = client.post(url, draft)
+    assert (late.status_code, late.json()) == (409, {"error": "Bạn đã gửi bước này ở một tab khác."})
+
+
+def test_autosave_needs_the_csrf_token(
+    criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    from django.test import Client
+
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
+    step = lead_of(pt)
+    services.step_claim(step_id=step.pk, user=personas["staff"])
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(personas["staff"])
+
+    response = strict.post(
+        reverse("workflow:step", args=[step.pk]), {"action": "autosave", "report-result": "x"}
+    )
+
+    assert response.status_code == 403
+    step.refresh_from_db()
+    assert step.result == ""
+
+
+def test_a_second_tab_keeps_the_typed_text_and_says_what_happened(
+    client: Any,
+    criterion: Criterion,
+    q1: Any,
+    units: dict[str, Any],
+    personas: dict[str, Any],
+    make_user: Any,
+) -> None:
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
+    step = lead_of(pt)
+    services.step_claim(step_id=step.pk, user=personas["staff"])
+    url = reverse("workflow:step", args=[step.pk])
+    client.force_login(personas["staff"])
+
+    # Given the report was sent from one tab
+    assert (
+        client.post(url, {"action": "submit", **{f"report-{k}": v for k, v in LEAD_DONE.items()}}).status_code
+        == 302
+    )
+
+    # When the second tab sends its own text
+    response = client.post(
+        url, {"action": "submit", "report-result": "Bản ở tab thứ hai", "report-self_assessment": "done"}
+    )
+
+    # Then 409 saying it was them, in another tab, and the text they typed is still on the page
+    html = response.content.decode()
+    assert response.status_code == 409
+    assert "Bạn đã gửi bước này ở một tab khác." in html
+    assert "Nội dung bạn vừa nhập (chưa được lưu)" in html
+    assert ">\nBản ở tab thứ hai</textarea>" in html
+    step.refresh_from_db()
+    assert step.result == LEAD_DONE["result"]
+
+    # and for a colleague of the unit the message names who sent it
+    colleague = make_user("qlcn_cv3", unit="QLCN")
+    client.force_login(colleague)
+    other = client.post(url, {"action": "save", "report-result": "Của đồng nghiệp"})
+    assert other.status_code == 409
+    assert "Bước này vừa được người khác xử lý: qlcn_cv đã gửi lúc" in other.content.decode()
+
+
+def test_removing_a_file_from_the_report_form_keeps_the_text(
+    client: Any,
+    criterion: Criterion,
+    q1: Any,
+    units: dict[str, Any],
+    personas: dict[str, Any],
+    evidence_root: Any,
+) -> None:
+    import io
+
+    from workflow.evidence import store
+    from workflow.models import Evidence
+
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
+    step = lead_of(pt)
+    services.step_claim(step_id=step.pk, user=personas["staff"])
+    stored = store(io.BytesIO(PDF), name="Nhầm.pdf", size=len(PDF))
+    evidence = services.evidence_attach(step_id=step.pk, user=personas["staff"], stored=stored)
+    client.force_login(personas["staff"])
+    url = reverse("workflow:step", args=[step.pk])
+    assert f'name="remove" value="{evidence.pk}"' in client.get(url).content.decode()
+
+    # When the staff member presses the file's "Gỡ" button, the report typed above it
+    response = client.post(
+        url, {"remove": evidence.pk, "report-result": "Viết dở", "report-self_assessment": ""}
+    )
+
+    # Then the file is removed and the text saved
+    assert response.status_code == 302
+    evidence.refresh_from_db()
+    step.refresh_from_db()
+    assert (evidence.removed_by, step.result) == (personas["staff"], "Viết dở")
+    assert Evidence.objects.filter(step=step, removed_at__isnull=True).count() == 0
+
+
+def test_unit_queue_says_why_a_returned_step_waits_there(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    from plans import organisation
+
+    # Given the author left QLCN before the office returned the step: it waits in QLCN's queue
+    (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]], task="Nhiệm vụ bị trả lại")])
+    claim_submit(lead_of(pt), personas["staff"], **LEAD_DONE)
+    organisation.membership_set(user=personas["staff"], unit=units["ATNL"], role="staff")
+    claim_submit(
+        pt.steps.get(kind="review"), personas["office_reviewer"], decision="lead", reason="Thiếu số liệu"
+    )
+    client.force_login(personas["unit_head"])
+
+    html = client.get(reverse("workflow:unit_queue")).content.decode()
+
+    ((_cls, row),) = ROW.findall(html)
+    assert "Chưa nhận" in row
+    assert "<strong>Bị trả lại</strong> – lý do: Thiếu số liệu" in row

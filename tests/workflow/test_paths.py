@@ -287,3 +287,125 @@ def test_a_process_hint_that_is_not_the_steps_process_changes_nothing(launch, pe
     step.refresh_from_db()
     assert step.state == Step.State.OPEN and AuditEvent.objects.count() == events
     assert open_steps(pt) == [("lead", "QLCN")]
+
+
+# --- a later round carries the previous one over ----------------------------------------------
+
+
+def returned_to_lead(launch: Any, personas: dict[str, Any], *, ask_partners_again: bool = True) -> PeriodTask:
+    """QLCN leads with QLTM as partner; both report; the office returns it to the lead."""
+    pt = launch(["QLCN"], ["QLTM"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    do(pt.steps.get(kind="partner"), personas["other_staff"], result="Nhất trí")
+    do(
+        pt.steps.get(kind="review"),
+        personas["office_reviewer"],
+        decision="lead",
+        reason="Thiếu số liệu",
+        ask_partners_again=ask_partners_again,
+    )
+    return pt
+
+
+def test_a_returned_step_goes_back_to_its_author_assigned_audited_and_told_with_a_link(launch, personas):
+    from django.urls import reverse
+    from viewflow.workflow.status import STATUS
+
+    from workflow.models import Notification
+
+    # Given QLCN's staff member submitted the lead step, and the office returned it
+    pt = returned_to_lead(launch, personas)
+
+    # Then the round-2 lead step is theirs, through viewflow's own assignment
+    step = pt.steps.get(kind="lead", round=2)
+    assert step.assignee == personas["staff"]
+    assert (step.task.owner, step.task.status) == (personas["staff"], STATUS.ASSIGNED)
+    assert step.task.assigned is not None
+    # and starts from the text they sent
+    assert (step.result, step.self_assessment, step.explanation) == tuple(LEAD_REPORT.values())
+    # and the assignment is in the trail, after the return, by whoever returned it, with the reason
+    ret, assign = AuditEvent.objects.filter(period_task=pt).order_by("-seq")[:2][::-1]
+    assert (ret.action, assign.action) == ("return", "assign")
+    assert (assign.actor, assign.step, assign.reason) == (personas["office_reviewer"], step, "Thiếu số liệu")
+    assert assign.data == {"from": None, "to": "qlcn_cv", "returned": True, "round": 2}
+    # and only they are told, once, that it came back: with the round, the reason and a link to it
+    notes = list(Notification.objects.filter(step=step).values_list("user__username", "message", "url"))
+    assert notes == [
+        (
+            "qlcn_cv",
+            "Việc mới – bị trả lại (vòng 2) – Chủ trì thực hiện (Phòng Quản lý công nghiệp): "
+            "Triển khai thực hiện kế hoạch CCHC – kỳ Quý I/2024. Lý do: Thiếu số liệu",
+            reverse("workflow:step", args=[step.pk]),
+        )
+    ]
+    assert not Notification.objects.filter(user=personas["staff"], message__startswith="Nhiệm vụ bị trả lại")
+    # and the partner asked again starts from its own opinion, waiting in its unit's queue
+    partner = pt.steps.get(kind="partner", round=1)
+    do(step, personas["staff"], **LEAD_REPORT)
+    again = pt.steps.get(kind="partner", round=2)
+    assert (again.result, again.no_opinion, again.assignee) == ("Nhất trí", False, None)
+    assert partner.result == "Nhất trí"
+    assert Notification.objects.get(step=again, user=personas["other_staff"]).message == (
+        "Việc mới (vòng 2) – Phối hợp cho ý kiến (Phòng Quản lý thương mại): Triển khai thực hiện kế hoạch CCHC"
+        " – kỳ Quý I/2024. Vòng trước bị trả lại, lý do: Thiếu số liệu"
+    )
+
+
+def test_a_returned_step_waits_in_the_unit_queue_when_its_author_left_the_unit(launch, personas):
+    from django.urls import reverse
+
+    from plans import organisation
+    from workflow.models import Notification
+
+    # Given the author of the lead step moved to ATNL before the office returned it
+    pt = launch(["QLCN"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    organisation.membership_set(
+        user=personas["staff"], unit=personas["atnl_staff"].membership.unit, role="staff"
+    )
+    review = pt.steps.get(kind="review")
+    do(review, personas["office_reviewer"], decision="lead", reason="Thiếu số liệu")
+
+    # Then the returned step is nobody's: it waits in QLCN's queue, with the previous text
+    step = pt.steps.get(kind="lead", round=2)
+    assert (step.assignee, step.result) == (None, "Đã triển khai")
+    assert not AuditEvent.objects.filter(step=step, action="assign").exists()
+    # and QLCN's people hear it came back; the former author hears of the return, with a link
+    assert list(Notification.objects.filter(step=step).values_list("user__username", flat=True)) == [
+        "qlcn_tp"
+    ]
+    former = Notification.objects.get(user=personas["staff"], step=review)
+    assert former.message == (
+        "Nhiệm vụ bị trả lại đơn vị chủ trì (vòng 1): Triển khai thực hiện kế hoạch CCHC. Lý do: Thiếu số liệu"
+    )
+    assert former.url == reverse("workflow:period_task", args=[pt.pk])
+
+
+def test_a_sign_off_returned_to_the_office_goes_back_to_the_reviewer(launch, personas, make_user):
+    from plans import roles
+
+    pt = launch(["QLCN"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    make_user("vp_cchc2", unit="VP", role=roles.OFFICE_REVIEWER)
+    do(pt.steps.get(kind="review"), personas["office_reviewer"], decision="approve", reason="")
+    do(pt.steps.get(kind="sign_off"), personas["director"], decision="office", reason="Xem lại đánh giá")
+
+    review = pt.steps.get(kind="review", round=2)
+    assert review.assignee == personas["office_reviewer"]
+    # a decision is never carried over
+    assert (review.decision, review.reason) == ("", "")
+    # and nothing else of round 2 counts as returned: the sign-off after it is unassigned
+    do(review, personas["office_reviewer"], decision="approve", reason="")
+    assert pt.steps.get(kind="sign_off", round=2).assignee is None
+
+
+def test_outcome_notifications_link_to_the_dossier(launch, personas):
+    from django.urls import reverse
+
+    from workflow.models import Notification
+
+    pt = launch(["QLCN"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
+    do(pt.steps.get(kind="review"), personas["office_reviewer"], decision="approve", reason="")
+    note = Notification.objects.get(user=personas["staff"], message__startswith="Nhiệm vụ đã được")
+    assert note.url == reverse("workflow:period_task", args=[pt.pk])
