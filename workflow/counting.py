@@ -226,19 +226,23 @@ class PeriodRule:
         )
 
 
-def rule_for(period: ReportingPeriod) -> PeriodRule:
+def rule_for(
+    period: ReportingPeriod, *, year_due_dates: Iterable[datetime.date | None] | None = None
+) -> PeriodRule:
     """The period's rule: the tasks it launches (``services.tasks_for_period``, the one home of
-    that decision) and the own due dates of the plan's "Năm" tasks; two queries."""
+    that decision) and the own due dates of the plan's "Năm" tasks (read unless the caller
+    has them); one or two queries."""
     from workflow.services import tasks_for_period
 
     launchable = [t.pk for t in tasks_for_period(plan=period.plan, period=period)]
-    due_dates = (
-        PlanTask.objects.filter(plan_id=period.plan_id, timeline_kind=YEAR)
-        .order_by()
-        .values_list("due_date", flat=True)
-        .distinct()
-    )
-    return PeriodRule(period, launchable=launchable, year_due_dates=list(due_dates))
+    if year_due_dates is None:
+        year_due_dates = (
+            PlanTask.objects.filter(plan_id=period.plan_id, timeline_kind=YEAR)
+            .order_by()
+            .values_list("due_date", flat=True)
+            .distinct()
+        )
+    return PeriodRule(period, launchable=launchable, year_due_dates=list(year_due_dates))
 
 
 def run_status(run: PeriodTask, today: datetime.date) -> str:

@@ -353,7 +353,7 @@ def _row_label(status: str, rule: counting.PeriodRule, t: _PlanTaskRow) -> str:
 
 
 def period_report(period: ReportingPeriod, *, today: datetime.date | None = None) -> PeriodReport:
-    """Every task of the plan with its status in the period (``workflow.counting``); six
+    """Every task of the plan with its status in the period (``workflow.counting``); five
     queries for any plan size.
 
     The five buckets count the runs launched in the period and not cancelled; every other
@@ -362,8 +362,10 @@ def period_report(period: ReportingPeriod, *, today: datetime.date | None = None
     """
     today = today or timezone.localdate()
     plan = period.plan
-    rule = counting.rule_for(period)
     tasks = _plan_task_rows(plan)
+    rule = counting.rule_for(
+        period, year_due_dates=[t.due_date for t in tasks if t.timeline_kind == counting.YEAR]
+    )
     runs = _period_results(period)
     units = list(Unit.objects.order_by("order", "name").values_list("name", flat=True))
 
