@@ -245,6 +245,59 @@ def rule_for(
     return PeriodRule(period, launchable=launchable, year_due_dates=list(year_due_dates))
 
 
+def statuses_by_key(rule: PeriodRule, today: datetime.date) -> dict[str, str]:
+    """Every task of the period's plan by its key, with its status: one query (the plan page)."""
+    return dict(rule.plan_tasks().annotate(status=rule.annotation(today)).values_list("key", "status"))
+
+
+@dataclass
+class PlanPageResults:
+    """The plan page's period picker and the chosen period's statuses (already put on the tables)."""
+
+    period: ReportingPeriod | None
+    options: list[tuple[int, str]]
+    unknown: bool = False
+
+
+def plan_tables_with_statuses(
+    plan: Any, tables: list[Any], raw_period: str | None, today: datetime.date
+) -> PlanPageResults:
+    """Put each shown task's status in a period of the plan on the plan page's tables (its
+    ``status_label``/``status_colour``, and per table the count of each status among the shown
+    tasks). The period: the one ``raw_period`` names among the plan's, else where the pickers
+    open (``selectors.period_default``); ``unknown`` when the URL named no period of the plan.
+    Five queries whatever the plan's size."""
+    from workflow import selectors
+    from workflow.models import BUCKET_COLOURS
+
+    periods = list(ReportingPeriod.objects.filter(plan=plan).order_by("deadline", "pk"))
+    options = [(p.pk, f"{p.label} (hạn {p.deadline:%d/%m/%Y})") for p in periods]
+    wanted = selectors.parse_id(raw_period or "")
+    if raw_period:
+        period = next((p for p in periods if p.pk == wanted), None)
+        if period is None:
+            return PlanPageResults(period=None, options=options, unknown=True)
+    else:
+        period = selectors.period_default(today, plan_id=plan.pk)
+    if period is None:
+        return PlanPageResults(period=None, options=options)
+    period.plan = plan
+    statuses = statuses_by_key(rule_for(period), today)
+    for table in tables:
+        counts = counts_zero()
+        for row in table.rows:
+            status = statuses.get(getattr(row, "key", ""))
+            if row.kind != "task" or status is None:
+                continue
+            counts[status] += 1
+            row.status_label = STATUS_LABELS[status]
+            row.status_colour = BUCKET_COLOURS[status]
+        table.status_counts = [
+            (STATUS_LABELS[s], BUCKET_COLOURS[s], counts[s]) for s in STATUSES if counts[s]
+        ]
+    return PlanPageResults(period=period, options=options)
+
+
 def run_status(run: PeriodTask, today: datetime.date) -> str:
     """One run's status (a ``Bucket``, or ``Line.CANCELED``) without a query: a run is launched,
     so which tasks the period launches does not matter. Reads ``run.period`` and

@@ -66,11 +66,12 @@ def period_known(groups: list[PeriodGroup], pk: int | None) -> bool:
     return pk is None or any(pk == option for group in groups for option, _label in group.options)
 
 
-def period_default(today: datetime.date) -> ReportingPeriod | None:
+def period_default(today: datetime.date, *, plan_id: int | None = None) -> ReportingPeriod | None:
     """The period a picker opens on, never an empty one while another has runs: among the
     plans that have runs, the period whose deadline is next (ties: the older row), else the
     most recently passed one that has runs (ties: the newer row); a plan or a passed period
-    without any run only when nothing else is left. One ``ORDER BY … LIMIT 1``."""
+    without any run only when nothing else is left. ``plan_id``: among that plan's periods.
+    One ``ORDER BY … LIMIT 1``."""
     upcoming = Q(deadline__gte=today)
     plan_has_runs = Exists(PeriodTask.objects.filter(period__plan_id=OuterRef("plan_id")))
     has_runs = Exists(PeriodTask.objects.filter(period_id=OuterRef("pk")))
@@ -78,8 +79,11 @@ def period_default(today: datetime.date) -> ReportingPeriod | None:
     def first(condition: Any) -> Case:
         return Case(When(condition, then=Value(0)), default=Value(1), output_field=IntegerField())
 
+    candidates = (
+        ReportingPeriod.objects.all() if plan_id is None else ReportingPeriod.objects.filter(plan_id=plan_id)
+    )
     return (
-        ReportingPeriod.objects.select_related("plan")
+        candidates.select_related("plan")
         .order_by(
             first(plan_has_runs),
             first(upcoming),
