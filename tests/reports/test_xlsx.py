@@ -168,7 +168,7 @@ def test_period_workbook_lists_every_task_with_its_result_under_the_documents_co
     exported: Exported,
 ) -> None:
     book = load_workbook(io.BytesIO(exported.period_workbook))
-    assert book.sheetnames == ["Tổng hợp", "Chi tiết"]
+    assert book.sheetnames == ["Tổng hợp", "Theo phụ lục", "Chi tiết"]
     detail = book["Chi tiết"]
     assert [c.value for c in detail[1]] == DETAIL_HEADERS
     assert detail.freeze_panes == "A2"
@@ -232,6 +232,15 @@ def test_period_workbook_lists_every_task_with_its_result_under_the_documents_co
         "0%",
         "100%",
     ]
+    by_appendix = book["Theo phụ lục"]
+    # the scenario's runs: on time and late in appendix 1, the two overdue in appendices 3 and 4
+    assert [[c.value for c in row] for row in by_appendix.iter_rows(min_row=2)] == [
+        ["Phụ lục 1", 1, 1, 0, 0, 0, 2, 3, 0, 16, 0, 21],
+        ["Phụ lục 2", 0, 0, 0, 0, 0, 0, 2, 0, 17, 0, 19],
+        ["Phụ lục 3", 0, 0, 0, 1, 0, 1, 0, 2, 23, 0, 26],
+        ["Phụ lục 4", 0, 0, 0, 1, 0, 1, 0, 0, 10, 0, 11],
+    ]
+    assert sum(row[11].value for row in by_appendix.iter_rows(min_row=2)) == 77
     year_task = next(r for r in tasks if r[7] and r[7].startswith("Thực hiện trong năm"))
     assert year_task[7] == "Thực hiện trong năm, chưa đến hạn (hạn 31/12/2024)"
 

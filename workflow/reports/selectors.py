@@ -175,6 +175,7 @@ class PeriodReport:
     appendices: list[ReportAppendix]
     lines: list[BucketCount] = field(default_factory=list)  # outside the buckets, share of the plan
     plan_total: int = 0  # every task of the plan: total plus the lines
+    by_appendix: list[UnitCount] = field(default_factory=list)  # "Phụ lục 1" …, as the units
     bucket_labels: list[str] = field(default_factory=lambda: [BUCKET_LABELS[b] for b in BUCKET_ORDER])
     line_labels: list[str] = field(default_factory=lambda: [BUCKET_LABELS[x] for x in LINE_ORDER])
     recipients: list[str] = field(default_factory=lambda: list(RECIPIENTS))
@@ -352,6 +353,16 @@ def _row_label(status: str, rule: counting.PeriodRule, t: _PlanTaskRow) -> str:
     return BUCKET_LABELS[status]
 
 
+def _count_row(name: str, c: Counter[str]) -> UnitCount:
+    return UnitCount(
+        name=name,
+        counts=[c[b] for b in BUCKET_ORDER],
+        total=sum(c[b] for b in BUCKET_ORDER),
+        lines=[c[x] for x in LINE_ORDER],
+        everything=sum(c.values()),
+    )
+
+
 def period_report(period: ReportingPeriod, *, today: datetime.date | None = None) -> PeriodReport:
     """Every task of the plan with its status in the period (``workflow.counting``); five
     queries for any plan size.
@@ -372,6 +383,7 @@ def period_report(period: ReportingPeriod, *, today: datetime.date | None = None
     spans = Counter(t.criterion_id for t in tasks)
     totals: Counter[str] = Counter()
     per_unit: dict[str, Counter[str]] = {name: Counter() for name in units}
+    per_appendix: dict[str, Counter[str]] = {}
     appendices: list[ReportAppendix] = []
     section_id = group_id = criterion_id = None
     for t in tasks:
@@ -397,6 +409,7 @@ def period_report(period: ReportingPeriod, *, today: datetime.date | None = None
             today=today,
         )
         totals[bucket] += 1
+        per_appendix.setdefault(f"Phụ lục {t.appendix_number}", Counter())[bucket] += 1
         for name in t.lead_units:
             per_unit.setdefault(name, Counter())[bucket] += 1
         rows.append(
@@ -444,16 +457,8 @@ def period_report(period: ReportingPeriod, *, today: datetime.date | None = None
             for x in LINE_ORDER
         ],
         plan_total=plan_total,
-        units=[
-            UnitCount(
-                name=name,
-                counts=[c[b] for b in BUCKET_ORDER],
-                total=sum(c[b] for b in BUCKET_ORDER),
-                lines=[c[x] for x in LINE_ORDER],
-                everything=sum(c.values()),
-            )
-            for name, c in per_unit.items()
-        ],
+        units=[_count_row(name, c) for name, c in per_unit.items()],
+        by_appendix=[_count_row(name, c) for name, c in per_appendix.items()],
         appendices=appendices,
     )
 

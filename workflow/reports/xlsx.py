@@ -44,8 +44,8 @@ def _result_text(row: ReportRow) -> str:
 
 
 def period_report_xlsx(report: PeriodReport) -> bytes:
-    """Two sheets: "Tổng hợp" (counts per status and per unit, as ``workflow.counting`` counts)
-    and "Chi tiết" (every task with its status)."""
+    """Three sheets: "Tổng hợp" (counts per status and per unit, as ``workflow.counting``
+    counts), "Theo phụ lục" (the same per appendix) and "Chi tiết" (every task with its status)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment
 
@@ -87,6 +87,23 @@ def period_report_xlsx(report: PeriodReport) -> bytes:
             cell.alignment = styles.wrap if cell.column == 1 else centre
     for cell in summary[summary.max_row - 1]:
         cell.font = styles.bold
+
+    by_appendix = workbook.create_sheet("Theo phụ lục")
+    header_row(
+        by_appendix,
+        ["Phụ lục", *labels, "Cộng (tính kết quả kỳ)", *line_labels, "Tổng số nhiệm vụ"],
+        [20] + [18] * len(labels) + [14] + [18] * len(line_labels) + [12],
+        styles,
+    )
+    page_title(by_appendix, title, styles)
+    for appendix in report.by_appendix:
+        by_appendix.append(
+            [appendix.name, *appendix.counts, appendix.total, *appendix.lines, appendix.everything]
+        )
+    for row in by_appendix.iter_rows(min_row=2):
+        for cell in row:
+            cell.border = styles.border
+            cell.alignment = styles.wrap if cell.column == 1 else centre
 
     detail = workbook.create_sheet("Chi tiết")
     header_row(detail, DETAIL_HEADERS, DETAIL_WIDTHS, styles)
