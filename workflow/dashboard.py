@@ -405,9 +405,11 @@ UNKNOWN_PERIOD = selectors.UNKNOWN_PERIOD
 
 def _unknown_period(request: HttpRequest, scope: DashboardScope, today: datetime.date) -> HttpResponse:
     """A URL named a period that does not exist: the page says so, with the picker (404)."""
+    periods = selectors.period_choices(today, with_deadline=True)
     context = {
         "scope": scope,
-        "periods": selectors.period_choices(today, None, with_deadline=True),
+        "periods": periods,
+        "period_options": selectors.period_options_html(periods, None),
         "period": None,
         "today": today,
         "unknown_period": UNKNOWN_PERIOD,
@@ -424,8 +426,14 @@ def index(request: HttpRequest) -> HttpResponse:
         period = period_for(parse_id(request.GET.get("period", "")), today)
     except UnknownPeriod:
         return _unknown_period(request, scope, today)
-    periods = selectors.period_choices(today, period.pk if period else None, with_deadline=True)
-    context: dict[str, Any] = {"scope": scope, "periods": periods, "period": period, "today": today}
+    periods = selectors.period_choices(today, with_deadline=True)
+    context: dict[str, Any] = {
+        "scope": scope,
+        "periods": periods,
+        "period_options": selectors.period_options_html(periods, period.pk if period else None),
+        "period": period,
+        "today": today,
+    }
     if period is None:
         return render(request, "dashboard/index.html", context)
 

@@ -20,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.template.loader import get_template, render_to_string
 from django.utils import timezone
+from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
@@ -454,6 +455,26 @@ def _may_search(user: Any) -> bool:
     return user.is_superuser or roles.is_auditor or roles.is_leadership or roles.is_office
 
 
+class PeriodSelect(forms.Select):
+    """The period picker printed by ``selectors.period_options_html``: a form's Select renders
+    each of a province's 1 400 options through a template (about 150 ms a page)."""
+
+    def __init__(self, groups: list[selectors.PeriodGroup]) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        selected = selectors.parse_id(
+            str(value[0] if isinstance(value, list | tuple) and value else value or "")
+        )
+        attrs = self.build_attrs(self.attrs, attrs)
+        element_id = f' id="{escape(attrs["id"])}"' if attrs.get("id") else ""
+        options = selectors.period_options_html(self.groups, selected, blank="Tất cả")
+        return format_html('<select name="{}"{}>{}</select>', name, mark_safe(element_id), options)  # noqa: S308
+
+
 class SearchForm(forms.Form):
     """Filters of the audit search; every value is checked, none reaches the database raw."""
 
@@ -477,8 +498,9 @@ class SearchForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["unit"].choices = [("", "Tất cả")] + [(u.pk, u.name) for u in units]
-        # Every period of every plan, one <optgroup> per plan.
+        # Every period of every plan, one <optgroup> per plan; printed from one escaped string.
         self.fields["period"].choices = [("", "Tất cả"), *((g.label, g.options) for g in periods)]
+        self.fields["period"].widget = PeriodSelect(periods)
         self.fields["action"].choices = [("", "Tất cả")] + list(ACTION_LABELS.items())
         self._unit_names = {u.pk: u.name for u in units}
         for name in ("date_from", "date_to"):

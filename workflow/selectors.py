@@ -7,11 +7,13 @@ reads a page of it in one query (the columns the rows show, nothing per row).
 from __future__ import annotations
 
 import datetime
+import html
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Case, Exists, F, IntegerField, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from plans.models import ReportingPeriod, Unit
 from plans.roles import roles_of
@@ -48,14 +50,38 @@ def period_choices(
     )
     groups: list[PeriodGroup] = []
     current: int | None = None
+    options: list[tuple[int, str]] = []
+    # Plain string building (no strftime): a province's 1 400 periods are read on every list page.
     for pk, code, due, plan_id, year, title in rows:
         if plan_id != current:
             current = plan_id
             short = title if len(title) <= 80 else title[:79] + "…"
-            groups.append(PeriodGroup(label=f"Năm {year} – {short}", options=[]))
-        label = f"{labels[code]}/{year}"
-        groups[-1].options.append((pk, f"{label} (hạn {due:%d/%m/%Y})" if with_deadline else label))
+            options = []
+            groups.append(PeriodGroup(label=f"Năm {year} – {short}", options=options))
+        if with_deadline:
+            options.append((pk, f"{labels[code]}/{year} (hạn {due.day:02d}/{due.month:02d}/{due.year})"))
+        else:
+            options.append((pk, f"{labels[code]}/{year}"))
     return groups
+
+
+def period_options_html(
+    groups: list[PeriodGroup], selected: int | None, *, blank: str | None = None
+) -> SafeString:
+    """The picker's ``<optgroup>``s and ``<option>``s as HTML, every label escaped.
+
+    Printed as one string: a province's 1 400 periods cost a template loop (or a form widget)
+    about 80 ms (150 ms as a form's Select) a page, this about 2 ms. ``blank``: the label of a
+    first option with an empty value ("Tất cả")."""
+    parts = [] if blank is None else [f'<option value="">{html.escape(blank)}</option>']
+    for group in groups:
+        parts.append(f'<optgroup label="{html.escape(group.label)}">')
+        parts.extend(
+            f'<option value="{pk}"{" selected" if pk == selected else ""}>{html.escape(label)}</option>'
+            for pk, label in group.options
+        )
+        parts.append("</optgroup>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped (quotes too)
 
 
 UNKNOWN_PERIOD = "Không tìm thấy kỳ báo cáo đã chọn. Hãy chọn một kỳ trong danh sách."

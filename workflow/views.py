@@ -161,10 +161,8 @@ def _step_list(
             "filters": filters,
             "bulk_claim": bulk_claim,
             "appendix_numbers": [1, 2, 3, 4],
-            # The period filter's groups of (value, label), values as text like the selected one.
-            "period_groups": [
-                (group.label, [(str(pk), label) for pk, label in group.options]) for group in period_groups
-            ],
+            # The period filter: every period of every plan, one <optgroup> per plan, escaped HTML.
+            "period_options": selectors.period_options_html(period_groups, filters.period, blank="Tất cả"),
             "selected_period": "" if filters.period is None else str(filters.period),
             "unknown_period": "" if status == 200 else selectors.UNKNOWN_PERIOD,
             "kind_choices": Step.Kind.choices,

@@ -9,7 +9,7 @@ import pytest
 
 from tests.factories import AppendixFactory, CriterionFactory, PlanFactory, SectionFactory, periods, plan_task
 from workflow.models import PeriodTask
-from workflow.selectors import period_choices, period_default, period_known
+from workflow.selectors import period_choices, period_default, period_known, period_options_html
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +79,13 @@ def test_default_period_without_any_run_is_the_next_deadline() -> None:
     ps = periods(PlanFactory(year=2024))
     assert period_default(datetime.date(2024, 4, 1)) == ps["H1"]
     assert period_default(datetime.date(2025, 4, 1)) == ps["Y"]
+
+
+def test_period_options_html_escapes_plan_titles_and_marks_the_chosen_period() -> None:
+    ps = periods(PlanFactory(year=2024, title='Kế hoạch <script>alert("x")</script> & co'))
+    html = str(period_options_html(period_choices(TODAY), ps["H1"].pk, blank="Tất cả"))
+    assert "<script>" not in html
+    assert 'label="Năm 2024 – Kế hoạch &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co"' in html
+    assert html.startswith('<option value="">Tất cả</option><optgroup ')
+    assert f'<option value="{ps["H1"].pk}" selected>6 tháng/2024</option>' in html
+    assert html.count(" selected") == 1
