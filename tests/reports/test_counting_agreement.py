@@ -1,5 +1,6 @@
 """Quý I/2024 as the office lived it: the hand count, the dashboard, the period PDF and the
-period .xlsx give the same numbers, per status, per appendix and per unit, at every moment.
+period .xlsx give the same numbers, per status, per appendix and per unit, at every moment
+(and the plan page the same per appendix).
 
 The seed plan has 77 tasks: 70 "Thường xuyên", 5 "Năm 2024", 2 "Khi tham mưu…". The office
 launches Quý I (internal deadline 10/03/2024, cut-off 14/03/2024) on 20/02: the 70 ongoing
@@ -215,6 +216,22 @@ def xlsx_numbers(client: Any, period: ReportingPeriod) -> Numbers:
     )
 
 
+def plan_page_appendices(client: Any, period: ReportingPeriod) -> dict[str, list[int]]:
+    """The plan page's counts per appendix (its tables, unfiltered), and each row's pill."""
+    response = client.get(reverse("plans:plan"), {"plan": period.plan_id, "period": period.pk})
+    assert response.status_code == 200
+    labels = BUCKET_LABELS + LINE_LABELS
+    out = {}
+    for table in response.context["tables"]:
+        counts = dict.fromkeys(labels, 0)
+        for label, _colour, n in table.status_counts:
+            counts[label] = n
+        pills = Counter(r.status_label for r in table.rows if r.kind == "task")
+        assert {k: v for k, v in counts.items() if v} == dict(pills), table.number
+        out[f"Phụ lục {table.number}"] = [counts[label] for label in labels]
+    return out
+
+
 # --- the quarter ------------------------------------------------------------------------------------
 
 
@@ -228,6 +245,8 @@ def check(
         dashboard = dashboard_numbers(client, period)
         document = pdf_numbers(client, period, sorted(by_hand.units))
         workbook = xlsx_numbers(client, period)
+        plan_page = plan_page_appendices(client, period)
+    assert plan_page == by_hand.appendices, (day, "plan page")
     for name, source in (("dashboard", dashboard), ("PDF", document), ("xlsx", workbook)):
         assert source.total == by_hand.total, (day, name)
         assert source.appendices == by_hand.appendices, (day, name)

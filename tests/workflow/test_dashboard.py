@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import html
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -721,3 +722,54 @@ def test_dashboard_templates_hold_no_inline_style_or_script() -> None:
     for path in Path("templates/dashboard").glob("*.html"):
         text = path.read_text()
         assert "style=" not in text and "<style" not in text and "<script" not in text, path
+
+
+# --- the plan page counts by the same rule ---------------------------------------------------------
+
+
+def test_plan_page_shows_each_tasks_status_in_the_period_as_the_dashboard_counts_it(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    q1, plan = world["periods"]["Q1"], world["plan"]
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["staff"])
+        page = client.get(reverse("plans:plan"), {"plan": plan.pk, "period": q1.pk})
+        default = client.get(reverse("plans:plan"), {"plan": plan.pk})  # opens on H1 (next deadline)
+        missing = client.get(
+            reverse("plans:plan"), {"plan": plan.pk, "period": world["periods"]["Y"].pk + 100}
+        )
+        client.force_login(personas["director"])
+        dashboard_page = client.get(reverse("dashboard:index"), {"period": q1.pk})
+    assert page.status_code == 200
+    pills = {
+        r.task.split(" – ")[0]: r.status_label
+        for t in page.context["tables"]
+        for r in t.rows
+        if r.kind == "task"
+    }
+    assert pills == {
+        "a": "Hoàn thành đúng hạn",
+        "b": "Hoàn thành đúng hạn",
+        "c": "Hoàn thành quá hạn",
+        "d": "Hoàn thành quá hạn",
+        "e": "Chưa hoàn thành – quá hạn",
+        "f": "Chưa hoàn thành – quá hạn",
+        "l": "Đã hủy quy trình",
+        "g": "Chưa khởi tạo trong kỳ",
+        "h": "Chưa khởi tạo trong kỳ",
+        "i": "Chưa khởi tạo trong kỳ",
+        "j": "Thực hiện trong năm, chưa đến hạn",
+        "k": "Không phát sinh trong kỳ",
+    }
+    # per appendix, the same numbers as the dashboard's appendix rows (the factory's positions
+    # interleave the appendices, so the page draws an appendix in several pieces: summed here)
+    by_table: dict[str, Counter[str]] = {}
+    for t in page.context["tables"]:
+        for label, _colour, n in t.status_counts:
+            by_table.setdefault(f"Phụ lục {t.number}", Counter())[label] += n
+    for row in dashboard_page.context["appendix_rows"]:
+        shown = {c.label: c.count for c in row.cells + row.lines if c.count}
+        assert dict(by_table[row.label]) == shown, row.label
+    assert default.context["results"].period == world["periods"]["H1"]
+    assert missing.status_code == 404
+    assert "Không tìm thấy kỳ báo cáo đã chọn trong kế hoạch này." in missing.content.decode()

@@ -483,3 +483,50 @@ def test_audit_search_costs_the_same_queries_for_10_and_200_events(
         counts.append(len(queries))
     assert AuditEvent.objects.count() >= 200
     assert counts[0] == counts[1]
+
+
+# --- the run's status, by the one counting rule ------------------------------------------------
+
+
+STATUS_PILL = re.compile(r'<dt>Kết quả kỳ</dt><dd><span class="pill (\w+)">([^<]+)</span>')
+
+
+@pytest.mark.parametrize(
+    ("timeline_kind", "cancel", "day", "expected"),
+    [
+        # an ongoing run still open after the Quý I deadline (10/03): overdue
+        ("ongoing", False, datetime.date(2024, 3, 20), ("red", "Chưa hoàn thành – quá hạn")),
+        # a "Năm 2024" run reported in Quý I is due on 31/12: in progress within its due date
+        ("year", False, datetime.date(2024, 3, 20), ("blue", "Chưa hoàn thành – trong hạn")),
+        ("year", False, datetime.date(2025, 1, 2), ("red", "Chưa hoàn thành – quá hạn")),
+        # a cancelled run is no result of the period: its own line, not a bucket
+        ("ongoing", True, datetime.date(2024, 3, 20), ("outline", "Đã hủy quy trình")),
+    ],
+)
+def test_history_page_shows_the_runs_status_by_the_counting_rule(
+    units: dict[str, Any],
+    personas: dict[str, Any],
+    timeline_kind: str,
+    cancel: bool,
+    day: datetime.date,
+    expected: tuple[str, str],
+) -> None:
+    criterion = CriterionFactory()
+    task = plan_task(
+        criterion, lead=[units["QLCN"]], timeline_kind=timeline_kind, due_date=datetime.date(2024, 12, 31)
+    )
+    period = periods(criterion.section.appendix.plan)["Q1"]
+    with time_machine.travel(datetime.datetime(2024, 3, 1, 9, tzinfo=HANOI), tick=False):
+        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
+        run = PeriodTask.objects.get(plan_task=task)
+        lead = run.steps.get(kind="lead")
+        services.step_claim(step_id=lead.pk, user=personas["staff"])
+        services.step_save_draft(step_id=lead.pk, user=personas["staff"], data={"result": "Đang làm"})
+        if cancel:
+            services.period_task_cancel(
+                period_task_id=run.pk, actor=personas["office_reviewer"], reason="Trùng"
+            )
+    with time_machine.travel(datetime.datetime(day.year, day.month, day.day, 9, tzinfo=HANOI), tick=False):
+        response = login(personas["auditor"]).get(reverse("history:task", args=[run.pk]))
+    assert response.status_code == 200
+    assert STATUS_PILL.search(text_of(response)).groups() == expected
