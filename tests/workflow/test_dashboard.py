@@ -553,8 +553,13 @@ def test_unknown_period_is_404_and_unknown_filters_are_ignored(
     q1 = world["periods"]["Q1"]
     with travel(at(2024, 3, 20)):
         client.force_login(personas["office_reviewer"])
-        assert client.get(reverse("dashboard:index"), {"period": 999_999}).status_code == 404
-        assert client.get(reverse("dashboard:tasks"), {"period": 999_999}).status_code == 404
+        for page in ("dashboard:index", "dashboard:tasks"):
+            unknown = client.get(reverse(page), {"period": 999_999})
+            # the page says so in Vietnamese, and offers the picker to choose another
+            assert unknown.status_code == 404
+            text = unknown.content.decode()
+            assert "Không tìm thấy kỳ báo cáo đã chọn. Hãy chọn một kỳ trong danh sách." in text
+            assert f'<option value="{q1.pk}">' in text
         response = client.get(
             reverse("dashboard:tasks"), {"period": q1.pk, "bucket": "nonsense", "unit": "-1"}
         )
