@@ -778,3 +778,24 @@ def test_plan_page_shows_each_tasks_status_in_the_period_as_the_dashboard_counts
     assert default.context["results"].period == world["periods"]["H1"]
     assert missing.status_code == 404
     assert "Không tìm thấy kỳ báo cáo đã chọn trong kế hoạch này." in missing.content.decode()
+
+
+@pytest.mark.parametrize("code", ["Q1", "Y"])
+def test_a_period_that_launches_nothing_counts_its_tasks_on_their_lines(
+    units: dict[str, Unit], code: str
+) -> None:
+    # Given a plan of one "Khi tham mưu…" task: no period launches anything by itself
+    criterion = CriterionFactory()
+    task = plan_task(criterion, lead=[units["QLCN"]], timeline_kind=PlanTask.TimelineKind.POLICY)
+    rule = counting.rule_for(periods(criterion.section.appendix.plan)[code])
+    today = datetime.date(2024, 3, 1)
+
+    # When the database counts it (an empty "tasks it launches" list in the SQL)
+    row = rule.plan_tasks().values("pk").annotate(**dashboard._count_columns(rule, today)).get()
+
+    # Then it is on the "not arising" line, as Python says
+    assert {s: n for s, n in dashboard._counts_of(row).items() if n} == {"not_in_period": 1}
+    run = None
+    assert rule.classify(
+        plan_task_id=task.pk, timeline_kind="policy", due_date=None, run=run, today=today
+    ) == ("not_in_period")
