@@ -86,6 +86,9 @@ class TaskRow:
     row: int | None = None  # preview only: the task's line in the file
     key: str = ""
     kind: str = "task"
+    # The plan page only: the task's status in the chosen period (workflow.counting).
+    status_label: str = ""
+    status_colour: str = ""
 
     @property
     def rowspan(self) -> str:
@@ -120,6 +123,8 @@ class AppendixTable:
     has_target: bool
     columns: list[str]
     rows: list[HeadingRow | TaskRow] = field(default_factory=list)
+    # The plan page only: (label, colour, count) of each status in the chosen period.
+    status_counts: list[tuple[str, str, int]] = field(default_factory=list)
 
     @property
     def index_label(self) -> str:

@@ -16,6 +16,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from plans import staging
@@ -45,10 +46,15 @@ def plan_page(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     tables = plan_tasks_for_page(plan, filters)
     shown = sum(t.task_count for t in tables)
+    # Each task's status in a period of the plan, by the one counting rule.
+    from workflow.counting import plan_tables_with_statuses
+
+    results = plan_tables_with_statuses(plan, tables, request.GET.get("period"), timezone.localdate())
     return render(
         request,
         "plans/plan.html",
         {
+            "results": results,
             "plan": plan,
             "plan_options": plan_options,
             "form": form,
@@ -58,6 +64,8 @@ def plan_page(request: HttpRequest) -> HttpResponse:
             # Unfiltered, the tables hold every task: no need to count them again.
             "total": PlanTask.objects.filter(plan=plan).count() if filters.active else shown,
         },
+        # A period the URL names that is not one of the plan's: the page says so (404).
+        status=404 if results.unknown else 200,
     )
 
 

@@ -1,56 +1,49 @@
 """Tổng quan tiến độ: results of one reporting period counted per the national convention.
 
 Selectors first, then the two pages. Every count is computed in the database by
-conditional aggregation (one grouped query per breakdown) with the same definitions as
-``PeriodTask.bucket()``, so the dashboard costs a fixed number of queries whatever the
-number of processes. A run whose stage is "canceled" is no result of the period and is
-left out of every count and list.
+conditional aggregation (one grouped query per breakdown) with the conditions of the one
+counting rule (``workflow.counting``), so the dashboard costs a fixed number of queries
+whatever the number of processes, and shows the numbers the period report shows. A
+cancelled run and a task without a run are no result of the period: they are on lines of
+their own, outside the buckets and the total.
 """
 
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
-    Case,
-    CharField,
     Count,
-    DateField,
     Exists,
     F,
-    IntegerField,
     OuterRef,
-    Q,
     QuerySet,
-    Value,
-    When,
 )
-from django.db.models.functions import TruncDate
-from django.db.models.lookups import GreaterThan, LessThan, LessThanOrEqual
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from plans.calendar import judged_deadline_expression
 from plans.models import PlanTask, ReportingPeriod, Section, Unit
 from plans.roles import roles_of
-from workflow import selectors
-from workflow.models import BUCKET_COLOURS, Bucket, PeriodTask, Stage, Step
+from workflow import counting, selectors
+from workflow.models import BUCKET_COLOURS, Bucket, Line, PeriodTask, Stage, Step
 from workflow.selectors import parse_id
 
 PAGE_SIZE = 50
 OVERDUE_STEPS_SHOWN = 50
-BUCKETS: tuple[str, ...] = tuple(Bucket.values)
+BUCKETS = counting.BUCKETS
+LINES = counting.LINES
+STATUSES = counting.STATUSES
+# The statuses whose tasks the task list shows: runs (buckets and cancelled runs).
+LISTED = (*BUCKETS, Line.CANCELED.value)
 
 
 # --- who sees what -----------------------------------------------------------------------
@@ -75,76 +68,33 @@ def dashboard_scope_for_user(user: Any) -> DashboardScope:
     )
 
 
-# --- the buckets in SQL ------------------------------------------------------------------
+# --- the counts, by the one rule (workflow.counting) ------------------------------------------
 
 
-def bucket_conditions(today: datetime.date) -> dict[str, Q]:
-    """One condition per bucket on PeriodTask, mutually exclusive: PeriodTask.bucket() in SQL.
-
-    The completion day is taken in the department's time zone (a report signed off at
-    00:30 on the 11th is late for a deadline on the 10th, although it is still the 10th in UTC).
-    """
-    done_day = TruncDate("completed_at", tzinfo=zoneinfo.ZoneInfo(settings.TIME_ZONE))
-    # A deadline on a day off counts as the working day it moves to (ReportingPeriod.judged_deadline).
-    deadline = judged_deadline_expression("period__deadline")
-    done = Q(completed_at__isnull=False)
-    open_ = Q(completed_at__isnull=True)
-    past_deadline = Q(LessThan(deadline, Value(today, output_field=DateField())))
-    return {
-        Bucket.DONE_ON_TIME: done & Q(LessThanOrEqual(done_day, deadline)),
-        Bucket.DONE_LATE: done & Q(GreaterThan(done_day, deadline)),
-        Bucket.OPEN_IN_TIME: open_ & ~past_deadline & Q(started_at__isnull=False),
-        Bucket.OPEN_OVERDUE: open_ & past_deadline,
-        Bucket.NOT_STARTED: open_ & ~past_deadline & Q(started_at__isnull=True),
-    }
-
-
-def bucket_annotation(today: datetime.date) -> Case:
-    """The bucket of each row, as a column."""
-    return Case(
-        *(When(condition, then=Value(str(bucket))) for bucket, condition in bucket_conditions(today).items()),
-        output_field=CharField(),
-    )
-
-
-def _count_columns(today: datetime.date) -> dict[str, Count]:
-    return {
-        f"n_{bucket}": Count("pk", filter=condition) for bucket, condition in bucket_conditions(today).items()
-    }
+def _count_columns(rule: counting.PeriodRule, today: datetime.date) -> dict[str, Count]:
+    return {f"n_{status}": Count("pk", filter=c) for status, c in rule.conditions(today).items()}
 
 
 def _counts_of(row: Mapping[str, Any]) -> dict[str, int]:
-    return {bucket: row[f"n_{bucket}"] for bucket in BUCKETS}
+    return {status: row[f"n_{status}"] for status in STATUSES}
 
 
 # --- selectors ---------------------------------------------------------------------------
 
 
-def period_default(today: datetime.date) -> ReportingPeriod | None:
-    """The period whose deadline is the nearest upcoming one, else the latest: one ORDER BY … LIMIT 1."""
-    upcoming = Q(deadline__gte=today)
-    return (
-        ReportingPeriod.objects.select_related("plan")
-        .order_by(
-            # upcoming first, by (deadline, pk); then the past ones, latest (deadline, pk) first
-            Case(When(upcoming, then=Value(0)), default=Value(1), output_field=IntegerField()),
-            Case(When(upcoming, then=F("deadline"))).asc(),
-            Case(When(upcoming, then=F("pk"))).asc(),
-            F("deadline").desc(),
-            F("pk").desc(),
-        )
-        .first()
-    )
-
-
 def period_for(wanted: int | None, today: datetime.date) -> ReportingPeriod | None:
-    """The period asked for by id (404 when there is none), else the default one; one query."""
+    """The period asked for by id (``UnknownPeriod`` when there is none), else the default one;
+    one query."""
     if wanted is None:
-        return period_default(today)
+        return selectors.period_default(today)
     period = ReportingPeriod.objects.select_related("plan").filter(pk=wanted).first()
     if period is None:
-        raise Http404("Không tìm thấy kỳ báo cáo.")
+        raise UnknownPeriod
     return period
+
+
+class UnknownPeriod(Exception):
+    """A URL asked for a period that does not exist: the page says so (404)."""
 
 
 def _led_by(unit: Unit, plan_task_ref: str) -> Exists:
@@ -153,48 +103,58 @@ def _led_by(unit: Unit, plan_task_ref: str) -> Exists:
     )
 
 
+def plan_tasks_in_scope(*, rule: counting.PeriodRule, scope: DashboardScope) -> QuerySet[PlanTask]:
+    """The period's population (every task of the plan, with its run), limited to the tasks
+    the scope's unit leads."""
+    qs = rule.plan_tasks()
+    if scope.unit is not None:
+        qs = qs.filter(_led_by(scope.unit, "pk"))
+    return qs
+
+
 def period_tasks_in_scope(*, period: ReportingPeriod, scope: DashboardScope) -> QuerySet[PeriodTask]:
-    """The period's runs (canceled ones aside), limited to the tasks the scope's unit leads."""
-    qs = PeriodTask.objects.filter(period=period).exclude(stage=Stage.CANCELED)
+    """The period's runs (cancelled ones included: a filter picks them), limited to the tasks
+    the scope's unit leads."""
+    qs = PeriodTask.objects.filter(period=period)
     if scope.unit is not None:
         qs = qs.filter(_led_by(scope.unit, "plan_task_id"))
     return qs
 
 
 def bucket_counts_by_section(
-    *, period: ReportingPeriod, scope: DashboardScope, today: datetime.date
+    *, rule: counting.PeriodRule, scope: DashboardScope, today: datetime.date
 ) -> list[dict[str, Any]]:
-    """One row per section (with its appendix) holding runs: the counts per bucket."""
+    """One row per section (with its appendix) of the plan: the count of each status."""
     rows = (
-        period_tasks_in_scope(period=period, scope=scope)
+        plan_tasks_in_scope(rule=rule, scope=scope)
         .values(
-            appendix_number=F("plan_task__criterion__section__appendix__number"),
-            appendix_title=F("plan_task__criterion__section__appendix__title"),
-            section_pk=F("plan_task__criterion__section_id"),
-            section_code=F("plan_task__criterion__section__code"),
-            section_title=F("plan_task__criterion__section__title"),
-            section_order=F("plan_task__criterion__section__order"),
+            appendix_number=F("criterion__section__appendix__number"),
+            appendix_title=F("criterion__section__appendix__title"),
+            section_pk=F("criterion__section_id"),
+            section_code=F("criterion__section__code"),
+            section_title=F("criterion__section__title"),
+            section_order=F("criterion__section__order"),
         )
-        .annotate(**_count_columns(today))
+        .annotate(**_count_columns(rule, today))
         .order_by("appendix_number", "section_order", "section_pk")
     )
     return [{**row, "counts": _counts_of(row)} for row in rows]
 
 
 def bucket_counts_by_unit(
-    *, period: ReportingPeriod, scope: DashboardScope, today: datetime.date
+    *, rule: counting.PeriodRule, scope: DashboardScope, today: datetime.date
 ) -> list[dict[str, Any]]:
-    """One row per lead unit: a run counts once for each of its task's lead units."""
+    """One row per lead unit: a task counts once for each of its lead units."""
     rows = (
-        period_tasks_in_scope(period=period, scope=scope)
-        .filter(plan_task__lead_units__isnull=False)
+        plan_tasks_in_scope(rule=rule, scope=scope)
+        .filter(lead_units__isnull=False)
         .values(
-            unit_pk=F("plan_task__lead_units__id"),
-            unit_name=F("plan_task__lead_units__name"),
-            unit_short=F("plan_task__lead_units__short_name"),
-            unit_order=F("plan_task__lead_units__order"),
+            unit_pk=F("lead_units__id"),
+            unit_name=F("lead_units__name"),
+            unit_short=F("lead_units__short_name"),
+            unit_order=F("lead_units__order"),
         )
-        .annotate(**_count_columns(today))
+        .annotate(**_count_columns(rule, today))
         .order_by("unit_order", "unit_name")
     )
     # A head sees their own unit's row, not the co-leads of the tasks they share.
@@ -203,25 +163,6 @@ def bucket_counts_by_unit(
         for row in rows
         if scope.unit is None or row["unit_pk"] == scope.unit.pk
     ]
-
-
-def period_timeline_kinds(period: ReportingPeriod) -> list[str]:
-    """The timelines a whole-period launch starts (as services.tasks_for_period decides)."""
-    kinds = [PlanTask.TimelineKind.ONGOING]
-    if period.code == ReportingPeriod.Code.Y or period.include_year_tasks:
-        kinds.append(PlanTask.TimelineKind.YEAR)
-    return [str(kind) for kind in kinds]
-
-
-def not_launched_count(*, period: ReportingPeriod, scope: DashboardScope) -> int:
-    """The plan tasks that should run in the period (see ``period_timeline_kinds``) but have no
-    run in it yet, limited to the scope's unit: one query on the period's plan alone."""
-    qs = PlanTask.objects.filter(
-        plan_id=period.plan_id, timeline_kind__in=period_timeline_kinds(period)
-    ).exclude(Exists(PeriodTask.objects.filter(period_id=period.pk, plan_task_id=OuterRef("pk"))))
-    if scope.unit is not None:
-        qs = qs.filter(_led_by(scope.unit, "pk"))
-    return qs.count()
 
 
 def overdue_open_steps(
@@ -254,7 +195,7 @@ class DashboardFilters:
         bucket = params.get("bucket") or None
         return cls(
             period=parse_id(params.get("period", "")),
-            bucket=bucket if bucket in BUCKETS else None,
+            bucket=bucket if bucket in LISTED else None,
             appendix=parse_id(params.get("appendix", "")),
             section=parse_id(params.get("section", "")),
             unit=parse_id(params.get("unit", "")),
@@ -265,9 +206,12 @@ class DashboardFilters:
         names = ("period", "bucket", "appendix", "section", "unit")
         return urlencode({name: getattr(chosen, name) for name in names if getattr(chosen, name) is not None})
 
-    def apply(self, qs: QuerySet[PeriodTask], today: datetime.date) -> QuerySet[PeriodTask]:
-        if self.bucket:
-            qs = qs.filter(bucket_conditions(today)[self.bucket])
+    def apply(
+        self, qs: QuerySet[PeriodTask], rule: counting.PeriodRule, today: datetime.date
+    ) -> QuerySet[PeriodTask]:
+        conditions = rule.conditions(today, anchor="run")
+        # Without a status: the runs the period's result counts (every bucket, no cancelled run).
+        qs = qs.filter(conditions[self.bucket]) if self.bucket else qs.exclude(stage=Stage.CANCELED)
         if self.appendix:
             qs = qs.filter(plan_task__criterion__section__appendix__number=self.appendix)
         if self.section:
@@ -284,12 +228,12 @@ class DashboardFilters:
 
 
 def period_task_list(
-    *, period: ReportingPeriod, scope: DashboardScope, filters: DashboardFilters, today: datetime.date
+    *, rule: counting.PeriodRule, scope: DashboardScope, filters: DashboardFilters, today: datetime.date
 ) -> QuerySet[PeriodTask]:
-    """The runs behind one count, in plan order, each with its bucket (two queries a page)."""
+    """The runs behind one count, in plan order, each with its status (two queries a page)."""
     return (
-        filters.apply(period_tasks_in_scope(period=period, scope=scope), today)
-        .annotate(bucket_code=bucket_annotation(today))
+        filters.apply(period_tasks_in_scope(period=rule.period, scope=scope), rule, today)
+        .annotate(bucket_code=rule.annotation(today, anchor="run"))
         .select_related("plan_task__criterion__section__appendix", "period__plan")
         .prefetch_related("plan_task__lead_units")
         .order_by("plan_task__position", "pk")
@@ -319,6 +263,8 @@ class CountRow:
     total_url: str
     cells: list[Cell] = field(default_factory=list)
     is_group: bool = False
+    lines: list[Cell] = field(default_factory=list)  # outside the buckets (``Line``)
+    everything: int = 0  # the plan's tasks in this row: total plus the lines
 
 
 def whole_percents(counts: list[int]) -> list[int]:
@@ -343,7 +289,7 @@ def count_row(
     is_group: bool = False,
 ) -> CountRow:
     base = reverse("dashboard:tasks")
-    total = sum(counts.values())
+    total = counting.national_total(dict(counts))
     percents = whole_percents([counts[bucket] for bucket in BUCKETS])
     return CountRow(
         label=label,
@@ -351,6 +297,19 @@ def count_row(
         total=total,
         total_url=f"{base}?{filters.query()}",
         is_group=is_group,
+        everything=sum(counts[status] for status in STATUSES),
+        lines=[
+            Cell(
+                bucket=line,
+                label=str(Line(line).label),
+                colour=BUCKET_COLOURS[Line(line)],
+                count=counts[line],
+                # Cancelled runs are runs: listed; the other lines are plan tasks without a run.
+                url=f"{base}?{filters.query(bucket=line)}" if line == Line.CANCELED else "",
+                percent=0,
+            )
+            for line in LINES
+        ],
         cells=[
             Cell(
                 bucket=bucket,
@@ -366,10 +325,10 @@ def count_row(
 
 
 def _sum(rows: Iterable[Mapping[str, int]]) -> dict[str, int]:
-    total = dict.fromkeys(BUCKETS, 0)
+    total = counting.counts_zero()
     for counts in rows:
-        for bucket in BUCKETS:
-            total[bucket] += counts[bucket]
+        for status in STATUSES:
+            total[status] += counts[status]
     return total
 
 
@@ -441,19 +400,46 @@ def _appendix_and_section_rows(
     return appendix_rows, section_rows
 
 
+UNKNOWN_PERIOD = selectors.UNKNOWN_PERIOD
+
+
+def _unknown_period(request: HttpRequest, scope: DashboardScope, today: datetime.date) -> HttpResponse:
+    """A URL named a period that does not exist: the page says so, with the picker (404)."""
+    periods = selectors.period_choices(today, with_deadline=True)
+    context = {
+        "scope": scope,
+        "periods": periods,
+        "period_options": selectors.period_options_html(periods, None),
+        "period": None,
+        "today": today,
+        "unknown_period": UNKNOWN_PERIOD,
+    }
+    return render(request, "dashboard/index.html", context, status=404)
+
+
 @login_required
 @require_GET
 def index(request: HttpRequest) -> HttpResponse:
     scope = dashboard_scope_for_user(request.user)
     today = timezone.localdate()
-    period = period_for(parse_id(request.GET.get("period", "")), today)
-    periods = selectors.period_choices(today, period.pk if period else None, with_deadline=True)
-    context: dict[str, Any] = {"scope": scope, "periods": periods, "period": period, "today": today}
+    try:
+        period = period_for(parse_id(request.GET.get("period", "")), today)
+    except UnknownPeriod:
+        return _unknown_period(request, scope, today)
+    periods = selectors.period_choices(today, with_deadline=True)
+    context: dict[str, Any] = {
+        "scope": scope,
+        "periods": periods,
+        "period_options": selectors.period_options_html(periods, period.pk if period else None),
+        "period": period,
+        "today": today,
+    }
     if period is None:
         return render(request, "dashboard/index.html", context)
 
     filters = DashboardFilters(period=period.pk)
-    sections = bucket_counts_by_section(period=period, scope=scope, today=today)
+    rule = counting.rule_for(period)
+    sections = bucket_counts_by_section(rule=rule, scope=scope, today=today)
     appendix_rows, section_rows = _appendix_and_section_rows(sections, filters)
     unit_rows = [
         count_row(
@@ -462,7 +448,7 @@ def index(request: HttpRequest) -> HttpResponse:
             counts=row["counts"],
             filters=replace(filters, unit=row["unit_pk"]),
         )
-        for row in bucket_counts_by_unit(period=period, scope=scope, today=today)
+        for row in bucket_counts_by_unit(rule=rule, scope=scope, today=today)
     ]
     total = count_row(label="Tổng", counts=_sum(row["counts"] for row in sections), filters=filters)
     steps = overdue_open_steps(period=period, scope=scope, today=today)
@@ -476,11 +462,12 @@ def index(request: HttpRequest) -> HttpResponse:
         appendix_rows=appendix_rows,
         section_rows=section_rows,
         unit_rows=unit_rows,
-        not_launched=not_launched_count(period=period, scope=scope),
+        not_launched=total.lines[LINES.index(Line.NOT_LAUNCHED)].count,
         overdue_steps=steps[:OVERDUE_STEPS_SHOWN],
         more_overdue_steps=len(steps) > OVERDUE_STEPS_SHOWN,
         can_launch=roles_of(request.user).is_office,
         legend=[(str(Bucket(b).label), BUCKET_COLOURS[Bucket(b)]) for b in BUCKETS],
+        line_legend=[str(Line(line).label) for line in LINES],
     )
     return render(request, "dashboard/index.html", context)
 
@@ -490,23 +477,25 @@ def index(request: HttpRequest) -> HttpResponse:
 def tasks(request: HttpRequest) -> HttpResponse:
     scope = dashboard_scope_for_user(request.user)
     today = timezone.localdate()
-    period = period_for(parse_id(request.GET.get("period", "")), today)
+    try:
+        period = period_for(parse_id(request.GET.get("period", "")), today)
+    except UnknownPeriod:
+        return _unknown_period(request, scope, today)
     if period is None:
         raise Http404("Chưa có kỳ báo cáo nào.")
     filters = replace(DashboardFilters.from_query(request.GET), period=period.pk)
+    rule = counting.rule_for(period)
     number = parse_id(request.GET.get("page", "1")) or 1
     if number >= 100_000:
         number = 1
     start = (number - 1) * PAGE_SIZE
     # A page without COUNT(*): one row more than shown tells whether there is a next page.
     rows = list(
-        period_task_list(period=period, scope=scope, filters=filters, today=today)[
-            start : start + PAGE_SIZE + 1
-        ]
+        period_task_list(rule=rule, scope=scope, filters=filters, today=today)[start : start + PAGE_SIZE + 1]
     )
     for row in rows:
-        row.bucket_label = str(Bucket(row.bucket_code).label)
-        row.bucket_colour = BUCKET_COLOURS[Bucket(row.bucket_code)]
+        row.bucket_label = counting.status_label(row.bucket_code)
+        row.bucket_colour = BUCKET_COLOURS[row.bucket_code]
     section = (
         Section.objects.select_related("appendix").filter(pk=filters.section).first()
         if filters.section
@@ -520,8 +509,8 @@ def tasks(request: HttpRequest) -> HttpResponse:
             "scope": scope,
             "period": period,
             "filters": filters,
-            "bucket_label": str(Bucket(filters.bucket).label) if filters.bucket else "",
-            "bucket_colour": BUCKET_COLOURS[Bucket(filters.bucket)] if filters.bucket else "",
+            "bucket_label": counting.status_label(filters.bucket) if filters.bucket else "",
+            "bucket_colour": BUCKET_COLOURS[filters.bucket] if filters.bucket else "",
             "section": section,
             "unit": unit,
             "period_tasks": rows[:PAGE_SIZE],

@@ -59,7 +59,11 @@ class Stage(models.TextChoices):
 
 
 class Bucket(models.TextChoices):
-    """The national convention for counting results (domain.md), with its colours."""
+    """The national convention for counting a period's results (domain.md), with its colours.
+
+    Only runs launched in the period and not cancelled fall in a bucket; every other task of
+    the plan is on one of the ``Line``s. The rule is ``workflow.counting`` (docs/counting.md).
+    """
 
     DONE_ON_TIME = "done_on_time", _("Hoàn thành đúng hạn")
     DONE_LATE = "done_late", _("Hoàn thành quá hạn")
@@ -68,12 +72,26 @@ class Bucket(models.TextChoices):
     NOT_STARTED = "not_started", _("Chưa thực hiện")
 
 
+class Line(models.TextChoices):
+    """The plan's tasks that are no result of the period: listed on their own lines, never in a bucket."""
+
+    NOT_DUE = "not_due", _("Thực hiện trong năm, chưa đến hạn")
+    NOT_IN_PERIOD = "not_in_period", _("Không phát sinh trong kỳ")
+    NOT_LAUNCHED = "not_launched", _("Chưa khởi tạo trong kỳ")
+    CANCELED = "canceled", _("Đã hủy quy trình")
+
+
 BUCKET_COLOURS = {
     Bucket.DONE_ON_TIME: "green",
     Bucket.DONE_LATE: "orange",
     Bucket.OPEN_IN_TIME: "blue",
     Bucket.OPEN_OVERDUE: "red",
     Bucket.NOT_STARTED: "grey",
+    # Outside the buckets: a run's page can show these too (a cancelled run).
+    Line.NOT_DUE: "outline",
+    Line.NOT_IN_PERIOD: "outline",
+    Line.NOT_LAUNCHED: "outline",
+    Line.CANCELED: "outline",
 }
 
 
@@ -105,18 +123,11 @@ class PeriodTask(models.Model):
         return f"{self.plan_task} – {self.period}"
 
     def bucket(self, today: datetime.date | None = None) -> str:
-        """The period result per the national convention, judged against the period deadline
-        (moved to a working day when it falls on a day off: ReportingPeriod.judged_deadline)."""
-        deadline = self.period.judged_deadline
-        if self.completed_at is not None:
-            done_day = timezone.localdate(self.completed_at)
-            return Bucket.DONE_ON_TIME if done_day <= deadline else Bucket.DONE_LATE
-        today = today or timezone.localdate()
-        if today > deadline:
-            return Bucket.OPEN_OVERDUE
-        if self.started_at is None:
-            return Bucket.NOT_STARTED
-        return Bucket.OPEN_IN_TIME
+        """The run's place in the period's count (a ``Bucket``, or ``Line.CANCELED``): the one
+        rule of ``workflow.counting``. Reads ``period`` and ``plan_task``: select them."""
+        from workflow import counting
+
+        return counting.run_status(self, today or timezone.localdate())
 
 
 class Step(models.Model):

@@ -144,7 +144,14 @@ def _step_list(
 ) -> HttpResponse:
     filters = selectors.StepFilters.from_query(request.GET)
     today = timezone.localdate()
-    rows, page, has_next = _page(request, filters.apply(qs, today), today)
+    # Every period of every plan, one <optgroup> per plan (one query); a period the URL names
+    # that is none of them is said so on the page, with a 404.
+    period_groups = selectors.period_choices(today)
+    if not selectors.period_known(period_groups, filters.period):
+        rows, page, has_next, status = [], 1, False, 404
+    else:
+        rows, page, has_next = _page(request, filters.apply(qs, today), today)
+        status = 200
     if extra.pop("return_reasons", False):
         reasons = selectors.return_reasons([int(row["pk"]) for row in rows])
         for row in rows:
@@ -163,15 +170,14 @@ def _step_list(
             "filters": filters,
             "bulk_claim": bulk_claim,
             "appendix_numbers": [1, 2, 3, 4],
-            # The period filter's options as (value, label): a province's plans make them a
-            # hundred or more, their values text as the selected one (cheaper to print).
-            "period_choices": [
-                (str(pk), label) for pk, label in selectors.period_choices(today, filters.period)
-            ],
+            # The period filter: every period of every plan, one <optgroup> per plan, escaped HTML.
+            "period_options": selectors.period_options_html(period_groups, filters.period, blank="Tất cả"),
             "selected_period": "" if filters.period is None else str(filters.period),
+            "unknown_period": "" if status == 200 else selectors.UNKNOWN_PERIOD,
             "kind_choices": Step.Kind.choices,
             **extra,
         },
+        status=status,
     )
 
 

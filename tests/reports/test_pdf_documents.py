@@ -203,36 +203,50 @@ def test_every_task_of_the_plan_is_in_the_document(
 def test_period_report_counts_per_bucket_and_per_unit(
     rendered: Rendered, texts: dict[str, list[str]]
 ) -> None:
+    # Counted by hand: 77 tasks (70 "Thường xuyên", 5 "Năm 2024", 2 "Khi tham mưu…"); 4 runs
+    # launched in Quý I. The buckets count the 4 runs; the 73 others are on their own lines.
     data = rendered.period_data
     assert [(b.label, b.count, b.share) for b in data.buckets] == [
-        ("Hoàn thành đúng hạn", 1, "1,3%"),
-        ("Hoàn thành quá hạn", 1, "1,3%"),
+        ("Hoàn thành đúng hạn", 1, "25%"),
+        ("Hoàn thành quá hạn", 1, "25%"),
         ("Chưa hoàn thành – trong hạn", 0, "0%"),
-        ("Chưa hoàn thành – quá hạn", 2, "2,6%"),
-        ("Chưa thực hiện", 73, "94,8%"),
+        ("Chưa hoàn thành – quá hạn", 2, "50%"),
+        ("Chưa thực hiện", 0, "0%"),
     ]
-    assert [(u.name, u.counts, u.total) for u in data.units] == [
-        ("Văn phòng Sở", [1, 1, 0, 0, 61], 63),
-        ("Thanh tra Sở", [0, 0, 0, 1, 9], 10),
-        ("Phòng Quản lý công nghiệp", [0, 0, 0, 0, 4], 4),
-        ("Phòng Quản lý thương mại", [0, 0, 0, 0, 3], 3),
-        ("Phòng An toàn - Năng lượng", [0, 0, 0, 1, 5], 6),
-        ("Phòng Kế hoạch - Tài chính", [0, 0, 0, 0, 3], 3),
-        ("Trung tâm Khuyến công và Xúc tiến Thương mại", [0, 0, 0, 0, 6], 6),
+    assert [(x.label, x.count, x.share) for x in data.lines] == [
+        ("Thực hiện trong năm, chưa đến hạn", 5, "6,5%"),
+        ("Không phát sinh trong kỳ", 2, "2,6%"),
+        ("Chưa khởi tạo trong kỳ", 66, "85,7%"),
+        ("Đã hủy quy trình", 0, "0%"),
+    ]
+    assert (data.total, data.plan_total) == (4, 77)
+    assert [(u.name, u.counts, u.total, u.lines, u.everything) for u in data.units] == [
+        ("Văn phòng Sở", [1, 1, 0, 0, 0], 2, [2, 2, 57, 0], 63),
+        ("Thanh tra Sở", [0, 0, 0, 1, 0], 1, [3, 0, 6, 0], 10),
+        ("Phòng Quản lý công nghiệp", [0, 0, 0, 0, 0], 0, [2, 0, 2, 0], 4),
+        ("Phòng Quản lý thương mại", [0, 0, 0, 0, 0], 0, [2, 0, 1, 0], 3),
+        ("Phòng An toàn - Năng lượng", [0, 0, 0, 1, 0], 1, [2, 0, 3, 0], 6),
+        ("Phòng Kế hoạch - Tài chính", [0, 0, 0, 0, 0], 0, [2, 0, 1, 0], 3),
+        ("Trung tâm Khuyến công và Xúc tiến Thương mại", [0, 0, 0, 0, 0], 0, [4, 0, 2, 0], 6),
     ]
     first_table = next(i for i, t in enumerate(texts["period"]) if t.startswith("PHỤ LỤC"))
     summary = flat("\n".join(texts["period"][:first_table]))  # the portrait pages
     for row in (
-        "1 Hoàn thành đúng hạn 1 1,3%",
-        "2 Hoàn thành quá hạn 1 1,3%",
+        "1 Hoàn thành đúng hạn 1 25%",
+        "2 Hoàn thành quá hạn 1 25%",
         "3 Chưa hoàn thành – trong hạn 0 0%",
-        "4 Chưa hoàn thành – quá hạn 2 2,6%",
-        "5 Chưa thực hiện 73 94,8%",
-        "Tổng cộng 77 100%",
-        "Văn phòng Sở 1 1 0 0 61 63",
-        "Thanh tra Sở 0 0 0 1 9 10",
-        "Phòng An toàn - Năng lượng 0 0 0 1 5 6",
-        "Trung tâm Khuyến công và Xúc tiến Thương mại 0 0 0 0 6 6",
+        "4 Chưa hoàn thành – quá hạn 2 50%",
+        "5 Chưa thực hiện 0 0%",
+        "Cộng (tính kết quả kỳ) 4 100%",
+        "6 Thực hiện trong năm, chưa đến hạn 5 6,5%",
+        "7 Không phát sinh trong kỳ 2 2,6%",
+        "8 Chưa khởi tạo trong kỳ 66 85,7%",
+        "9 Đã hủy quy trình 0 0%",
+        "Tổng số nhiệm vụ của kế hoạch 77 100%",
+        "Văn phòng Sở 1 1 0 0 0 2 2 2 57 0 63",
+        "Thanh tra Sở 0 0 0 1 0 1 3 0 6 0 10",
+        "Phòng An toàn - Năng lượng 0 0 0 1 0 1 2 0 3 0 6",
+        "Trung tâm Khuyến công và Xúc tiến Thương mại 0 0 0 0 0 0 4 0 2 0 6",
     ):
         assert row in summary
 
@@ -249,10 +263,12 @@ def test_period_report_shows_each_tasks_latest_result_bucket_and_evidence(render
     never = rows["3/I/4/4.1/1"]  # "Khi tham mưu xây dựng chính sách": not launched in Quý I
     assert (never.launched, never.bucket_label, never.results, never.evidence_count) == (
         False,
-        "Chưa thực hiện",
+        "Không phát sinh trong kỳ",
         [],
         0,
     )
+    year_tasks = [r for r in rows.values() if r.bucket == "not_due"]
+    assert [r.bucket_label for r in year_tasks] == ["Thực hiện trong năm, chưa đến hạn (hạn 31/12/2024)"] * 5
 
 
 def test_period_report_tables_are_the_plans_tables(rendered: Rendered) -> None:
@@ -276,12 +292,13 @@ def test_period_report_tables_are_the_plans_tables(rendered: Rendered) -> None:
         (t.number, t.title, [plan_row(r) for r in t.rows]) for t in rendered.plan_tables
     ]
     buckets = {r.task.key: r.bucket for a in report.appendices for r in a.rows if r.kind == "task"}
-    expected = {u.name: [0] * len(selectors.BUCKET_ORDER) for u in report.units}
+    order = [*selectors.BUCKET_ORDER, *selectors.LINE_ORDER]
+    expected = {u.name: [0] * len(order) for u in report.units}
     for table in rendered.plan_tables:
         for row in table.rows:
             for unit in getattr(row, "lead_units", []):
-                expected[unit.name][selectors.BUCKET_ORDER.index(buckets[row.key])] += 1
-    assert {u.name: u.counts for u in report.units} == expected
+                expected[unit.name][order.index(buckets[row.key])] += 1
+    assert {u.name: u.counts + u.lines for u in report.units} == expected
     assert any(len(r.lead_units) > 1 for t in rendered.plan_tables for r in t.rows if r.kind == "task")
 
 

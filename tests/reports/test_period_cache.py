@@ -185,7 +185,7 @@ def sign_off_completes_the_run(world: World) -> tuple[str, str]:
     sign_off = world.step("sign_off")
     services.step_claim(step_id=sign_off.pk, user=world.people["director"])
     services.step_submit(step_id=sign_off.pk, user=world.people["director"], data={"decision": "approve"})
-    return "2 Hoàn thành quá hạn 1 50%", "4 Chưa hoàn thành – quá hạn 1 50%"
+    return "2 Hoàn thành quá hạn 1 100%", "4 Chưa hoàn thành – quá hạn 1 100%"
 
 
 def unit_renamed(world: World) -> tuple[str, str]:
@@ -218,22 +218,23 @@ def run_completed_on_time(world: World) -> tuple[str, str]:
     PeriodTask.objects.filter(pk=world.run.pk).update(
         stage=Stage.DONE, completed_at=datetime.datetime(2024, 3, 8, 9, tzinfo=TZ)
     )
-    return "1 Hoàn thành đúng hạn 1 50%", "4 Chưa hoàn thành – quá hạn 1 50%"
+    return "1 Hoàn thành đúng hạn 1 100%", "4 Chưa hoàn thành – quá hạn 1 100%"
 
 
 def run_completion_moved_past_the_deadline(world: World) -> tuple[str, str]:
     PeriodTask.objects.filter(pk=world.run.pk).update(
         stage=Stage.DONE, completed_at=datetime.datetime(2024, 3, 8, 9, tzinfo=TZ)
     )
+    # 08/03 (what Sunday 10/03 counts as) would still be on time: an earlier deadline makes it late
     ReportingPeriod.objects.filter(pk=world.period.pk).update(deadline=datetime.date(2024, 3, 7))
-    return "2 Hoàn thành quá hạn 1 50%", "4 Chưa hoàn thành – quá hạn 1 50%"
+    return "2 Hoàn thành quá hạn 1 100%", "4 Chưa hoàn thành – quá hạn 1 100%"
 
 
 def new_run_launched(world: World) -> tuple[str, str]:
     services.period_launch(
         period=world.period, actor=world.people["office_reviewer"], plan_tasks=[world.other]
     )
-    return "4 Chưa hoàn thành – quá hạn 2 100%", "5 Chưa thực hiện 1 50%"
+    return "4 Chưa hoàn thành – quá hạn 2 100%", "8 Chưa khởi tạo trong kỳ 1 50%"
 
 
 def new_plan_task(world: World) -> tuple[str, str]:
@@ -333,12 +334,14 @@ def test_a_run_started_before_the_deadline_moves_to_in_time(
 ) -> None:
     time_machine.move_to(BEFORE_DEADLINE)
     client.force_login(world.people["auditor"])
-    assert "5 Chưa thực hiện 2 100%" in report_text(client, world)
+    # the launched run not started yet; the other task not launched, on its own line
+    assert "5 Chưa thực hiện 1 100%" in report_text(client, world)
+    assert "8 Chưa khởi tạo trong kỳ 1 50%" in report_text(client, world)
     lead = world.step("lead")
     services.step_claim(step_id=lead.pk, user=world.people["staff"])
     services.step_save_draft(step_id=lead.pk, user=world.people["staff"], data={"result": "Đang làm"})
     assert PeriodTask.objects.get(pk=world.run.pk).started_at is not None
-    assert "3 Chưa hoàn thành – trong hạn 1 50%" in report_text(client, world)
+    assert "3 Chưa hoàn thành – trong hạn 1 100%" in report_text(client, world)
     assert renders == ["pdf", "pdf"]
 
 
@@ -404,4 +407,5 @@ def test_period_report_download_costs_a_fixed_number_of_queries(
         )
     assert PeriodTask.objects.filter(period=world.period).count() == 7
     assert set(evidence_counts(world).values()) == {0, 1}
-    assert downloads() == small == [9, 9]
+    # the report's five reads (one is the tasks the period launches: the counting rule) and the session's
+    assert downloads() == small == [10, 10]

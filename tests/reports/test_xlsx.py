@@ -168,7 +168,7 @@ def test_period_workbook_lists_every_task_with_its_result_under_the_documents_co
     exported: Exported,
 ) -> None:
     book = load_workbook(io.BytesIO(exported.period_workbook))
-    assert book.sheetnames == ["Tổng hợp", "Chi tiết"]
+    assert book.sheetnames == ["Tổng hợp", "Theo phụ lục", "Chi tiết"]
     detail = book["Chi tiết"]
     assert [c.value for c in detail[1]] == DETAIL_HEADERS
     assert detail.freeze_panes == "A2"
@@ -195,19 +195,54 @@ def test_period_workbook_lists_every_task_with_its_result_under_the_documents_co
         "Chưa hoàn thành – trong hạn",
         "Chưa hoàn thành – quá hạn",
         "Chưa thực hiện",
-        "Tổng",
+        "Cộng (tính kết quả kỳ)",
+        "Thực hiện trong năm, chưa đến hạn",
+        "Không phát sinh trong kỳ",
+        "Chưa khởi tạo trong kỳ",
+        "Đã hủy quy trình",
+        "Tổng số nhiệm vụ",
     ]
-    assert [c.value for c in summary[2]] == ["Văn phòng Sở", 1, 1, 0, 0, 61, 63]
-    assert [c.value for c in summary[summary.max_row - 1]] == ["Toàn kế hoạch", 1, 1, 0, 2, 73, 77]
+    # The buckets count the runs launched in Quý I; the plan's other tasks are on their lines
+    assert [c.value for c in summary[2]] == ["Văn phòng Sở", 1, 1, 0, 0, 0, 2, 2, 2, 57, 0, 63]
+    assert [c.value for c in summary[summary.max_row - 1]] == [
+        "Toàn kế hoạch",
+        1,
+        1,
+        0,
+        2,
+        0,
+        4,
+        5,
+        2,
+        66,
+        0,
+        77,
+    ]
     assert [c.value for c in summary[summary.max_row]] == [
         "Tỷ lệ",
-        "1,3%",
-        "1,3%",
+        "25%",
+        "25%",
         "0%",
+        "50%",
+        "0%",
+        "100%",
+        "6,5%",
         "2,6%",
-        "94,8%",
+        "85,7%",
+        "0%",
         "100%",
     ]
+    by_appendix = book["Theo phụ lục"]
+    # the scenario's runs: on time and late in appendix 1, the two overdue in appendices 3 and 4
+    assert [[c.value for c in row] for row in by_appendix.iter_rows(min_row=2)] == [
+        ["Phụ lục 1", 1, 1, 0, 0, 0, 2, 3, 0, 16, 0, 21],
+        ["Phụ lục 2", 0, 0, 0, 0, 0, 0, 2, 0, 17, 0, 19],
+        ["Phụ lục 3", 0, 0, 0, 1, 0, 1, 0, 2, 23, 0, 26],
+        ["Phụ lục 4", 0, 0, 0, 1, 0, 1, 0, 0, 10, 0, 11],
+    ]
+    assert sum(row[11].value for row in by_appendix.iter_rows(min_row=2)) == 77
+    year_task = next(r for r in tasks if r[7] and r[7].startswith("Thực hiện trong năm"))
+    assert year_task[7] == "Thực hiện trong năm, chưa đến hạn (hạn 31/12/2024)"
 
 
 # --- upload through the existing preview flow ----------------------------------------------

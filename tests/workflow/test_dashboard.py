@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import html
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -18,7 +19,7 @@ from django.urls import reverse
 
 from plans.models import PlanTask, ReportingPeriod, Unit
 from tests.factories import AppendixFactory, CriterionFactory, PlanFactory, SectionFactory, periods, plan_task
-from workflow import dashboard, services
+from workflow import counting, dashboard, services
 from workflow.models import Bucket, PeriodTask, Stage, Step
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -160,30 +161,57 @@ def listed(client: Any, url: str) -> list[int]:
         datetime.date(2024, 3, 11),
         datetime.date(2024, 3, 20),
         datetime.date(2024, 6, 11),
+        datetime.date(2025, 1, 2),
     ],
 )
-def test_sql_buckets_equal_python_bucket_for_every_task(world: dict[str, Any], today: datetime.date) -> None:
-    # Given the hand-built runs of both periods, cancelled one included
-    by_python = {pt.pk: pt.bucket(today) for pt in PeriodTask.objects.select_related("period")}
-    assert len(by_python) == 10
+@pytest.mark.parametrize("code", ["Q1", "H1", "Y"])
+def test_sql_statuses_equal_python_classify_for_every_task(
+    world: dict[str, Any], today: datetime.date, code: str
+) -> None:
+    # Given the hand-built plan: runs of both periods, a cancelled one, tasks never launched
+    period = ReportingPeriod.objects.select_related("plan").get(plan=world["plan"], code=code)
+    rule = counting.rule_for(period)
+    runs = {pt.plan_task_id: pt for pt in PeriodTask.objects.filter(period=period)}
+    by_python = {
+        t.pk: rule.classify(
+            plan_task_id=t.pk,
+            timeline_kind=t.timeline_kind,
+            due_date=t.due_date,
+            run=None
+            if t.pk not in runs
+            else counting.RunState(runs[t.pk].stage, runs[t.pk].started_at, runs[t.pk].completed_at),
+            today=today,
+        )
+        for t in PlanTask.objects.filter(plan=world["plan"])
+    }
+    assert len(by_python) == 12
 
-    # When the database counts each run, and labels each run
-    counted = PeriodTask.objects.values("pk").annotate(**dashboard._count_columns(today))
-    labelled = dict(PeriodTask.objects.annotate(b=dashboard.bucket_annotation(today)).values_list("pk", "b"))
+    # When the database counts each task, and labels each task and each run
+    counted = rule.plan_tasks().values("pk").annotate(**dashboard._count_columns(rule, today))
+    labelled = dict(rule.plan_tasks().annotate(s=rule.annotation(today)).values_list("pk", "s"))
+    by_run = dict(
+        PeriodTask.objects.filter(period=period)
+        .annotate(s=rule.annotation(today, anchor="run"))
+        .values_list("plan_task_id", "s")
+    )
 
-    # Then each run is counted once, in the bucket Python gives it
+    # Then each task is counted once, with the status Python gives it; runs agree with their task
     for row in counted:
         assert {b: n for b, n in dashboard._counts_of(row).items() if n} == {by_python[row["pk"]]: 1}
     assert labelled == by_python
+    assert by_run == {pk: by_python[pk] for pk in runs}
+    # and the run's own page (PeriodTask.bucket) says the same
+    assert {pk: run.bucket(today) for pk, run in runs.items()} == by_run
 
 
 def test_completion_day_is_taken_in_vietnam_time(world: dict[str, Any]) -> None:
     # b: 23:30 on 8/3 (on time); c: 00:30 on 9/3, which is still 8/3 in UTC (late): the
     # deadline, Sunday 10/3, counts as Friday 8/3
     today = datetime.date(2024, 3, 20)
-    labelled = dict(PeriodTask.objects.annotate(b=dashboard.bucket_annotation(today)).values_list("pk", "b"))
-    assert labelled[world["pts"]["b"].pk] == ON_TIME
-    assert labelled[world["pts"]["c"].pk] == LATE
+    rule = counting.rule_for(world["periods"]["Q1"])
+    labelled = dict(rule.plan_tasks().annotate(b=rule.annotation(today)).values_list("pk", "b"))
+    assert labelled[world["tasks"]["b"].pk] == ON_TIME
+    assert labelled[world["tasks"]["c"].pk] == LATE
 
 
 # --- the dashboard's numbers ---------------------------------------------------------------------
@@ -216,7 +244,15 @@ def test_office_dashboard_counts_the_period_per_appendix_section_and_unit(
     assert row(unit=u["QLCN"].pk) == [1, 2, 0, 0, 0, 3]
     assert row(unit=u["QLTM"].pk) == [1, 1, 0, 0, 0, 2]
     assert row(unit=u["ATNL"].pk) == [0, 0, 0, 2, 0, 2]
-    assert len(counts) == 6 * (1 + 2 + 3 + 3)
+    # The cancelled run l is linked on a line of its own, in its appendix, section and unit
+    assert counts[key(bucket="canceled")] == 1
+    assert (counts[key(appendix=1, bucket="canceled")], counts[key(appendix=2, bucket="canceled")]) == (0, 1)
+    assert counts[key(unit=u["QLCN"].pk, bucket="canceled")] == 1
+    assert len(counts) == 7 * (1 + 2 + 3 + 3)
+    # The other lines: g, h, i ("Thường xuyên") not launched; j ("Năm") not due; k (policy)
+    lines = {c.bucket: c.count for c in response.context["total"].lines}
+    assert lines == {"not_due": 1, "not_in_period": 1, "not_launched": 3, "canceled": 1}
+    assert response.context["total"].everything == 12
     # g, h and i ("Thường xuyên") run in H1 only; j ("Năm") and k (policy) are not due in Q1
     assert response.context["not_launched"] == 3
     assert "3 nhiệm vụ chưa khởi tạo trong kỳ" in response.content.decode()
@@ -255,7 +291,8 @@ def test_the_annual_period_counts_year_tasks_as_not_launched(
 
 @pytest.mark.parametrize(
     ("moment", "code"),
-    [(at(2024, 3, 20), "H1"), (at(2024, 3, 10, 23), "Q1"), (at(2024, 12, 20), "Y")],
+    # On 20/12 nothing is upcoming and Y has no run: the latest passed period with runs
+    [(at(2024, 3, 20), "H1"), (at(2024, 3, 10, 23), "Q1"), (at(2024, 12, 20), "H1")],
 )
 def test_default_period_is_the_nearest_upcoming_deadline_else_the_latest(
     client: Any, world: dict[str, Any], personas: dict[str, Any], moment: datetime.datetime, code: str
@@ -350,25 +387,36 @@ def test_not_launched_is_counted_for_the_shown_period_and_its_plan_alone(
     assert not_launched("unit_head", world["periods"]["Y"]) == 6  # a, c, d, g, l and j
 
 
-def test_selector_lists_this_and_last_years_periods_and_keeps_an_older_one_shown(
+OPTGROUP = re.compile(r'<optgroup label="([^"]+)">(.*?)</optgroup>', re.S)
+
+
+def test_selector_reaches_every_period_of_every_plan_grouped_by_plan(
     client: Any, world: dict[str, Any], personas: dict[str, Any]
 ) -> None:
     last_year, old = plan_of(2023, world["units"]), plan_of(2021, world["units"])
-    recent = [*world["periods"].values(), *last_year["periods"].values()]
-    with travel(at(2024, 3, 20)):
+    with travel(at(2026, 12, 2)):  # years after every plan: nothing is left out for its age
         client.force_login(personas["director"])
         default = client.get(reverse("dashboard:index"))
         shown_old = client.get(reverse("dashboard:index"), {"period": old["periods"]["H1"].pk})
         listed_old = client.get(reverse("dashboard:tasks"), {"period": old["periods"]["H1"].pk})
-    # Newest plan first, each plan's periods by deadline; 2021 is not offered
-    assert options(default) == ([p.pk for p in recent], [world["periods"]["H1"].pk])
-    # An older period still opens by its id, shown selected among the recent ones (its siblings are not listed)
+    # One <optgroup> per plan, newest year first, each plan's periods by deadline
+    groups = OPTGROUP.findall(default.content.decode())
+    assert [html.unescape(label) for label, _ in groups] == [
+        "Năm 2024 – Kế hoạch cải cách hành chính năm 2024",
+        "Năm 2023 – Kế hoạch CCHC năm 2023",
+        "Năm 2021 – Kế hoạch CCHC năm 2021",
+    ]
+    expected = [world["periods"], last_year["periods"], old["periods"]]
+    for (_label, body), ps in zip(groups, expected, strict=True):
+        assert [int(pk) for pk in re.findall(r'value="(\d+)"', body)] == [
+            ps[c].pk for c in ("Q1", "H1", "Q3", "Y")
+        ]
+    # It opens on the plan that has runs: its period most recently passed (nothing is upcoming)
+    assert options(default)[1] == [world["periods"]["H1"].pk]
+    # An older period opens by its id, shown selected in its plan's group
     assert shown_old.status_code == 200
     assert shown_old.context["period"] == old["periods"]["H1"]
-    assert options(shown_old) == (
-        [p.pk for p in recent] + [old["periods"]["H1"].pk],
-        [old["periods"]["H1"].pk],
-    )
+    assert options(shown_old)[1] == [old["periods"]["H1"].pk]
     assert "kỳ 6 tháng/2021" in shown_old.content.decode()
     option = f'<option value="{old["periods"]["H1"].pk}" selected>6 tháng/2021 (hạn 10/06/2021)</option>'
     assert option in shown_old.content.decode()
@@ -382,7 +430,8 @@ def test_selector_lists_this_and_last_years_periods_and_keeps_an_older_one_shown
     [
         (at(2024, 3, 20), ("first", "H1")),  # the same upcoming deadline in two plans: the older row
         (at(2024, 12, 10, 23), ("first", "Y")),
-        (at(2024, 12, 20), ("second", "Y")),  # nothing upcoming: the latest deadline, the newer row
+        # nothing upcoming: the latest passed period with runs (the second plan has none, Y neither)
+        (at(2024, 12, 20), ("first", "H1")),
     ],
 )
 def test_default_period_among_several_plans(
@@ -395,7 +444,7 @@ def test_default_period_among_several_plans(
     second = plan_of(2024, world["units"])
     older = plan_of(2023, world["units"])
     expected = {"first": world["periods"], "second": second["periods"]}[which[0]][which[1]]
-    assert older["periods"]["Y"].deadline < expected.deadline
+    assert older["periods"]["Y"].deadline < world["periods"]["Y"].deadline
     with travel(moment):
         client.force_login(personas["office_reviewer"])
         response = client.get(reverse("dashboard:index"))
@@ -427,8 +476,7 @@ def expected_tasks(
     chosen = []
     runs = (
         PeriodTask.objects.filter(period=period)
-        .exclude(stage=Stage.CANCELED)
-        .select_related("period", "plan_task__criterion__section__appendix")
+        .select_related("period__plan", "plan_task__criterion__section__appendix")
         .prefetch_related("plan_task__lead_units")
         .order_by("plan_task__position")
     )
@@ -437,7 +485,9 @@ def expected_tasks(
         section = pt.plan_task.criterion.section
         if (
             (unit is None or unit.pk in leads)
-            and params.get("bucket", pt.bucket(today)) == pt.bucket(today)
+            # without a status: the runs the result counts (a cancelled run only when asked for)
+            and params.get("bucket", "counted")
+            in (pt.bucket(today), "counted" if pt.stage != Stage.CANCELED else "")
             and int(params.get("appendix", section.appendix.number)) == section.appendix.number
             and int(params.get("section", section.pk)) == section.pk
             and (int(params.get("unit", 0)) in leads if "unit" in params else True)
@@ -507,8 +557,13 @@ def test_unknown_period_is_404_and_unknown_filters_are_ignored(
     q1 = world["periods"]["Q1"]
     with travel(at(2024, 3, 20)):
         client.force_login(personas["office_reviewer"])
-        assert client.get(reverse("dashboard:index"), {"period": 999_999}).status_code == 404
-        assert client.get(reverse("dashboard:tasks"), {"period": 999_999}).status_code == 404
+        for page in ("dashboard:index", "dashboard:tasks"):
+            unknown = client.get(reverse(page), {"period": 999_999})
+            # the page says so in Vietnamese, and offers the picker to choose another
+            assert unknown.status_code == 404
+            text = unknown.content.decode()
+            assert "Không tìm thấy kỳ báo cáo đã chọn. Hãy chọn một kỳ trong danh sách." in text
+            assert f'<option value="{q1.pk}">' in text
         response = client.get(
             reverse("dashboard:tasks"), {"period": q1.pk, "bucket": "nonsense", "unit": "-1"}
         )
@@ -643,9 +698,13 @@ def test_dashboard_queries_do_not_grow_with_plans_and_periods(
                     response = client.get(url, params)
                 assert response.status_code == 200
                 counts.append(len(queries))
-                # Periods are read one by id (or the default, LIMIT 1) and a bounded list, never all of them
+                # Periods: the shown one read by id (or the default, LIMIT 1), and the picker's
+                # list of every period of every plan in one query, whatever their number
                 period_reads = [q["sql"] for q in queries if 'FROM "plans_reportingperiod"' in q["sql"]]
-                assert period_reads and all("LIMIT" in sql for sql in period_reads), period_reads
+                unbounded = [sql for sql in period_reads if "LIMIT" not in sql]
+                picker = url == reverse("dashboard:index")  # the task list has no picker
+                assert len(unbounded) == picker, period_reads
+                assert all('INNER JOIN "plans_plan"' in sql for sql in unbounded), period_reads
         return counts
 
     with_1_plan = measure()
@@ -672,3 +731,75 @@ def test_dashboard_templates_hold_no_inline_style_or_script() -> None:
     for path in Path("templates/dashboard").glob("*.html"):
         text = path.read_text()
         assert "style=" not in text and "<style" not in text and "<script" not in text, path
+
+
+# --- the plan page counts by the same rule ---------------------------------------------------------
+
+
+def test_plan_page_shows_each_tasks_status_in_the_period_as_the_dashboard_counts_it(
+    client: Any, world: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    q1, plan = world["periods"]["Q1"], world["plan"]
+    with travel(at(2024, 3, 20)):
+        client.force_login(personas["staff"])
+        page = client.get(reverse("plans:plan"), {"plan": plan.pk, "period": q1.pk})
+        default = client.get(reverse("plans:plan"), {"plan": plan.pk})  # opens on H1 (next deadline)
+        missing = client.get(
+            reverse("plans:plan"), {"plan": plan.pk, "period": world["periods"]["Y"].pk + 100}
+        )
+        client.force_login(personas["director"])
+        dashboard_page = client.get(reverse("dashboard:index"), {"period": q1.pk})
+    assert page.status_code == 200
+    pills = {
+        r.task.split(" – ")[0]: r.status_label
+        for t in page.context["tables"]
+        for r in t.rows
+        if r.kind == "task"
+    }
+    assert pills == {
+        "a": "Hoàn thành đúng hạn",
+        "b": "Hoàn thành đúng hạn",
+        "c": "Hoàn thành quá hạn",
+        "d": "Hoàn thành quá hạn",
+        "e": "Chưa hoàn thành – quá hạn",
+        "f": "Chưa hoàn thành – quá hạn",
+        "l": "Đã hủy quy trình",
+        "g": "Chưa khởi tạo trong kỳ",
+        "h": "Chưa khởi tạo trong kỳ",
+        "i": "Chưa khởi tạo trong kỳ",
+        "j": "Thực hiện trong năm, chưa đến hạn",
+        "k": "Không phát sinh trong kỳ",
+    }
+    # per appendix, the same numbers as the dashboard's appendix rows (the factory's positions
+    # interleave the appendices, so the page draws an appendix in several pieces: summed here)
+    by_table: dict[str, Counter[str]] = {}
+    for t in page.context["tables"]:
+        for label, _colour, n in t.status_counts:
+            by_table.setdefault(f"Phụ lục {t.number}", Counter())[label] += n
+    for row in dashboard_page.context["appendix_rows"]:
+        shown = {c.label: c.count for c in row.cells + row.lines if c.count}
+        assert dict(by_table[row.label]) == shown, row.label
+    assert default.context["results"].period == world["periods"]["H1"]
+    assert missing.status_code == 404
+    assert "Không tìm thấy kỳ báo cáo đã chọn trong kế hoạch này." in missing.content.decode()
+
+
+@pytest.mark.parametrize("code", ["Q1", "Y"])
+def test_a_period_that_launches_nothing_counts_its_tasks_on_their_lines(
+    units: dict[str, Unit], code: str
+) -> None:
+    # Given a plan of one "Khi tham mưu…" task: no period launches anything by itself
+    criterion = CriterionFactory()
+    task = plan_task(criterion, lead=[units["QLCN"]], timeline_kind=PlanTask.TimelineKind.POLICY)
+    rule = counting.rule_for(periods(criterion.section.appendix.plan)[code])
+    today = datetime.date(2024, 3, 1)
+
+    # When the database counts it (an empty "tasks it launches" list in the SQL)
+    row = rule.plan_tasks().values("pk").annotate(**dashboard._count_columns(rule, today)).get()
+
+    # Then it is on the "not arising" line, as Python says
+    assert {s: n for s, n in dashboard._counts_of(row).items() if n} == {"not_in_period": 1}
+    run = None
+    assert rule.classify(
+        plan_task_id=task.pk, timeline_kind="policy", due_date=None, run=run, today=today
+    ) == ("not_in_period")

@@ -13,7 +13,7 @@ from django.urls import reverse
 from plans import calendar
 from plans.models import PlanTask, ReportingPeriod
 from tests.factories import CriterionFactory, PlanFactory, periods, plan_task
-from workflow import services
+from workflow import counting, services
 from workflow.models import Bucket, PeriodTask, Step
 
 D = datetime.date
@@ -186,7 +186,6 @@ def test_an_early_return_keeps_the_normal_due_date_when_it_is_later(
 def test_a_deadline_on_an_entered_day_off_is_judged_on_the_working_day_before_in_python_and_sql(
     units: Any, personas: Any
 ) -> None:
-    from workflow import dashboard
 
     # Given 6 tháng/2024 (deadline Monday 10/06) with two runs completed on 07/06 and on 10/06
     criterion = CriterionFactory()
@@ -203,7 +202,9 @@ def test_a_deadline_on_an_entered_day_off_is_judged_on_the_working_day_before_in
         runs = PeriodTask.objects.select_related("period").order_by("pk")
         by_python = [str(run.bucket(D(2024, 6, 20))) for run in runs]
         by_sql = list(
-            runs.annotate(b=dashboard.bucket_annotation(D(2024, 6, 20))).values_list("b", flat=True)
+            runs.annotate(b=counting.rule_for(period).annotation(D(2024, 6, 20), anchor="run")).values_list(
+                "b", flat=True
+            )
         )
         return by_python, by_sql
 

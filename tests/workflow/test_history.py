@@ -334,7 +334,6 @@ def test_audit_search_filters_by_person_unit_action_period_and_dates(
         ({"unit": "abc"}, "Giá trị không có trong danh sách"),
         ({"unit": "9" * 30}, "Giá trị không có trong danh sách"),
         ({"period": "-1"}, "Giá trị không có trong danh sách"),
-        ({"period": "999999"}, "Giá trị không có trong danh sách"),
         ({"action": "drop table"}, "Giá trị không có trong danh sách"),
         ({"before": "abc"}, "Số trang không hợp lệ"),
         ({"before": "9" * 30}, "Số trang không hợp lệ"),
@@ -350,9 +349,10 @@ def test_bad_search_values_get_400_with_a_vietnamese_message(
     assert message in text_of(response)
 
 
-# The search's period choices: this year's and last year's plans, and the one asked for.
+# The search's period choices: every period of every plan, one <optgroup> per plan.
 PERIOD_SELECT = re.compile(r'<select name="period"[^>]*>(.*?)</select>', re.S)
 PERIOD_OPTION = re.compile(r'<option value="(\d*)"( selected)?>')
+PERIOD_GROUP = re.compile(r'<optgroup label="([^"]*)">')
 SEARCH_DAY = datetime.datetime(2026, 6, 1, 9, 0, tzinfo=HANOI)
 
 
@@ -363,21 +363,23 @@ def period_options(response: Any) -> tuple[list[int], list[int]]:
 
 
 def plans_with_periods(*years: int) -> list[ReportingPeriod]:
-    """One plan per year, with its four periods, in the order the search lists them."""
+    """One plan per year, with its four periods."""
     made = []
     for year in years:
         made.extend(periods(PlanFactory(year=year, title=f"Kế hoạch CCHC năm {year}")).values())
-    return sorted(made, key=lambda p: (-p.plan.year, p.deadline))
+    return made
 
 
-def test_audit_search_offers_recent_periods_and_keeps_an_older_one_asked_for(
+def test_audit_search_reaches_every_period_of_every_plan_and_says_when_one_is_unknown(
     returned_task: PeriodTask, personas: dict[str, Any]
 ) -> None:
-    recent = plans_with_periods(2026, 2025)
-    plans_with_periods(2023, 2010)
+    plans_with_periods(2026, 2025, 2023, 2010)
     asked = returned_task.period  # a 2024 plan: older than last year on 1/6/2026
     sibling = ReportingPeriod.objects.get(plan=asked.plan, code="H1")
     missing = ReportingPeriod.objects.order_by("-pk").values_list("pk", flat=True).first() + 1
+    every = sorted(
+        ReportingPeriod.objects.select_related("plan"), key=lambda p: (-p.plan.year, -p.plan_id, p.deadline)
+    )
     with time_machine.travel(SEARCH_DAY, tick=False):
         client = login(personas["auditor"])
         everything = client.get(SEARCH)
@@ -385,18 +387,27 @@ def test_audit_search_offers_recent_periods_and_keeps_an_older_one_asked_for(
         no_runs = client.get(SEARCH, {"period": sibling.pk, "action": "return"})
         unknown = client.get(SEARCH, {"period": missing})
     assert everything.status_code == 200
-    assert period_options(everything) == ([p.pk for p in recent], [])
-    # an older period is still a valid filter, shown selected, its siblings not listed
+    # "Tất cả" first (the search is over every period unless one is chosen), then each plan's group
+    assert period_options(everything) == ([p.pk for p in every], [])
+    groups = PERIOD_GROUP.findall(PERIOD_SELECT.search(text_of(everything)).group(1))
+    assert groups == [
+        "Năm 2026 – Kế hoạch CCHC năm 2026",
+        "Năm 2025 – Kế hoạch CCHC năm 2025",
+        f"Năm 2024 – {asked.plan.title}",
+        "Năm 2023 – Kế hoạch CCHC năm 2023",
+        "Năm 2010 – Kế hoạch CCHC năm 2010",
+    ]
     assert one_period.status_code == 200
-    assert period_options(one_period) == ([p.pk for p in recent] + [asked.pk], [asked.pk])
+    assert period_options(one_period) == ([p.pk for p in every], [asked.pk])
     assert seqs(one_period) == list(
         AuditEvent.objects.filter(period_task__period=asked).order_by("-seq").values_list("seq", flat=True)
     )
     assert no_runs.status_code == 200 and seqs(no_runs) == []
-    assert period_options(no_runs) == ([p.pk for p in recent] + [sibling.pk], [sibling.pk])
-    # an id that is no period is no choice: 400 with the form's message
-    assert unknown.status_code == 400
-    assert "Giá trị không có trong danh sách" in text_of(unknown)
+    assert period_options(no_runs) == ([p.pk for p in every], [sibling.pk])
+    # an id that is no period: the page says so, with a 404, and lists nothing
+    assert unknown.status_code == 404
+    assert "Không tìm thấy kỳ báo cáo đã chọn. Hãy chọn một kỳ trong danh sách." in text_of(unknown)
+    assert seqs(unknown) == []
 
 
 def test_audit_search_queries_do_not_grow_with_plans_and_periods(
@@ -416,9 +427,9 @@ def test_audit_search_queries_do_not_grow_with_plans_and_periods(
                 assert seqs(response), params
                 counts.append(len(queries))
                 sqls = [q["sql"].upper() for q in queries.captured_queries]
-                # the periods: one bounded read, never the whole table
+                # the periods: one read of every period with its plan, whatever their number
                 period_reads = [sql for sql in sqls if 'FROM "PLANS_REPORTINGPERIOD"' in sql]
-                assert len(period_reads) == 1 and "LIMIT" in period_reads[0], period_reads
+                assert len(period_reads) == 1 and 'JOIN "PLANS_PLAN"' in period_reads[0], period_reads
                 # the events: one page, no COUNT
                 audit_reads = [sql for sql in sqls if "WORKFLOW_AUDITEVENT" in sql]
                 assert len(audit_reads) == 1 and "COUNT(" not in audit_reads[0], audit_reads
@@ -472,3 +483,50 @@ def test_audit_search_costs_the_same_queries_for_10_and_200_events(
         counts.append(len(queries))
     assert AuditEvent.objects.count() >= 200
     assert counts[0] == counts[1]
+
+
+# --- the run's status, by the one counting rule ------------------------------------------------
+
+
+STATUS_PILL = re.compile(r'<dt>Kết quả kỳ</dt><dd><span class="pill (\w+)">([^<]+)</span>')
+
+
+@pytest.mark.parametrize(
+    ("timeline_kind", "cancel", "day", "expected"),
+    [
+        # an ongoing run still open after the Quý I deadline (10/03): overdue
+        ("ongoing", False, datetime.date(2024, 3, 20), ("red", "Chưa hoàn thành – quá hạn")),
+        # a "Năm 2024" run reported in Quý I is due on 31/12: in progress within its due date
+        ("year", False, datetime.date(2024, 3, 20), ("blue", "Chưa hoàn thành – trong hạn")),
+        ("year", False, datetime.date(2025, 1, 2), ("red", "Chưa hoàn thành – quá hạn")),
+        # a cancelled run is no result of the period: its own line, not a bucket
+        ("ongoing", True, datetime.date(2024, 3, 20), ("outline", "Đã hủy quy trình")),
+    ],
+)
+def test_history_page_shows_the_runs_status_by_the_counting_rule(
+    units: dict[str, Any],
+    personas: dict[str, Any],
+    timeline_kind: str,
+    cancel: bool,
+    day: datetime.date,
+    expected: tuple[str, str],
+) -> None:
+    criterion = CriterionFactory()
+    task = plan_task(
+        criterion, lead=[units["QLCN"]], timeline_kind=timeline_kind, due_date=datetime.date(2024, 12, 31)
+    )
+    period = periods(criterion.section.appendix.plan)["Q1"]
+    with time_machine.travel(datetime.datetime(2024, 3, 1, 9, tzinfo=HANOI), tick=False):
+        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
+        run = PeriodTask.objects.get(plan_task=task)
+        lead = run.steps.get(kind="lead")
+        services.step_claim(step_id=lead.pk, user=personas["staff"])
+        services.step_save_draft(step_id=lead.pk, user=personas["staff"], data={"result": "Đang làm"})
+        if cancel:
+            services.period_task_cancel(
+                period_task_id=run.pk, actor=personas["office_reviewer"], reason="Trùng"
+            )
+    with time_machine.travel(datetime.datetime(day.year, day.month, day.day, 9, tzinfo=HANOI), tick=False):
+        response = login(personas["auditor"]).get(reverse("history:task", args=[run.pk]))
+    assert response.status_code == 200
+    assert STATUS_PILL.search(text_of(response)).groups() == expected

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from plans.models import Appendix, Criterion, PlanTask, Section
+from plans.models import Appendix, Criterion, PlanTask, ReportingPeriod, Section
 from tests.factories import CriterionFactory, periods, plan_task
 from workflow import services
 from workflow.models import Notification, PeriodTask, Step
@@ -462,7 +462,6 @@ LIST_READER = {
         ("page=1.5", "all"),
         ("appendix=-1&period=-2&kind=", "all"),
         ("appendix=99999999999999999999", "all"),  # not a usable id: ignored
-        ("period=2147483648", "none"),
         ("page=99999", "none"),
     ],
 )
@@ -486,6 +485,25 @@ def test_list_pages_ignore_values_that_are_not_usable_numbers(
     # Then the page is shown, never a server error: unusable values ignored (page 1), or no rows
     assert response.status_code == 200
     assert listed(response.content.decode()) == (unfiltered if shows == "all" else [])
+
+
+@pytest.mark.parametrize("page", LIST_PAGES)
+def test_list_page_asked_for_an_unknown_period_says_so_with_404(
+    client: Any, personas: dict[str, Any], queue: dict[str, Step], page: str
+) -> None:
+    # Given a list with rows, and a period id that names no period
+    client.force_login(personas[LIST_READER[page]])
+    missing = ReportingPeriod.objects.order_by("-pk").values_list("pk", flat=True).first() + 1
+
+    # When the list is asked for that period
+    response = client.get(reverse(f"workflow:{page}"), {"period": missing})
+
+    # Then the page says so in Vietnamese, with a 404, lists nothing, and offers the picker
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "Không tìm thấy kỳ báo cáo đã chọn. Hãy chọn một kỳ trong danh sách." in html
+    assert listed(html) == []
+    assert '<optgroup label="Năm ' in PERIOD_SELECT.search(html).group(1)
 
 
 SQLITE = connection.vendor == "sqlite"

@@ -17,15 +17,17 @@ from django.utils import timezone
 
 from plans.models import Plan, PlanTask, ReportingPeriod, Unit
 from plans.selectors import AppendixTable, HeadingRow, PlanFilters, criterion_label, plan_tasks_for_page
+from workflow import counting
 from workflow import selectors as workflow_selectors
-from workflow.models import AuditEvent, Bucket, Evidence, PeriodTask, Stage, Step
+from workflow.models import AuditEvent, Bucket, Evidence, Line, PeriodTask, Stage, Step
 from workflow.reports.formatting import date_line, day_text, number_line, percent
 
 BUCKET_ORDER = list(Bucket)
+LINE_ORDER = list(Line)
 # "Nơi nhận" of each document, before the closing "Lưu: VT, VP." line.
 RECIPIENTS = ["Sở Nội vụ (b/c)", "Ban Giám đốc Sở", "Các phòng, đơn vị thuộc Sở"]
 DOSSIER_RECIPIENTS = ["Ban Giám đốc Sở", "Đơn vị chủ trì, phối hợp thực hiện nhiệm vụ"]
-BUCKET_LABELS = {b.value: str(b.label) for b in Bucket}
+BUCKET_LABELS = dict(counting.STATUS_LABELS)  # the buckets and the lines outside them
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,9 @@ class BucketCount:
 class UnitCount:
     name: str
     counts: list[int]  # in BUCKET_ORDER
-    total: int
+    total: int  # the buckets: the unit's tasks counted in the period's result
+    lines: list[int] = field(default_factory=list)  # in LINE_ORDER
+    everything: int = 0  # the unit's tasks in the plan
 
 
 @dataclass
@@ -165,11 +169,15 @@ class PeriodReport:
     deadline: str
     cutoff: str
     today: str
-    total: int
+    total: int  # tasks counted in the period's result (the buckets)
     buckets: list[BucketCount]
     units: list[UnitCount]
     appendices: list[ReportAppendix]
+    lines: list[BucketCount] = field(default_factory=list)  # outside the buckets, share of the plan
+    plan_total: int = 0  # every task of the plan: total plus the lines
+    by_appendix: list[UnitCount] = field(default_factory=list)  # "Phụ lục 1" …, as the units
     bucket_labels: list[str] = field(default_factory=lambda: [BUCKET_LABELS[b] for b in BUCKET_ORDER])
+    line_labels: list[str] = field(default_factory=lambda: [BUCKET_LABELS[x] for x in LINE_ORDER])
     recipients: list[str] = field(default_factory=lambda: list(RECIPIENTS))
 
 
@@ -197,6 +205,8 @@ class _PlanTaskRow:
     task: str
     lead_text: str
     partner_text: str
+    timeline_kind: str
+    due_date: datetime.date | None
     lead_units: list[str] = field(default_factory=list)
 
 
@@ -218,6 +228,8 @@ _TASK_COLUMNS = (
     "task",
     "lead_text",
     "partner_text",
+    "timeline_kind",
+    "due_date",
     "lead_units__name",
 )
 
@@ -245,6 +257,8 @@ def _plan_task_rows(plan: Plan) -> list[_PlanTaskRow]:
         task,
         lead_text,
         partner_text,
+        timeline_kind,
+        due_date,
         lead_unit,
     ) in query:
         if rows and rows[-1].pk == pk:
@@ -268,6 +282,8 @@ def _plan_task_rows(plan: Plan) -> list[_PlanTaskRow]:
                 task=task,
                 lead_text=lead_text,
                 partner_text=partner_text,
+                timeline_kind=timeline_kind,
+                due_date=due_date,
                 lead_units=[] if lead_unit is None else [lead_unit],
             )
         )
@@ -276,18 +292,17 @@ def _plan_task_rows(plan: Plan) -> list[_PlanTaskRow]:
 
 @dataclass
 class _RunResult:
-    bucket: str
+    state: counting.RunState
     canceled: bool
     evidence_count: int
     results: list[LeadResult]
 
 
-def _period_results(period: ReportingPeriod, today: datetime.date) -> dict[int, _RunResult]:
-    """Each run of the period by plan task id: its bucket, its distinct current evidence files
-    and the latest submitted lead report of each lead unit (two queries)."""
+def _period_results(period: ReportingPeriod) -> dict[int, _RunResult]:
+    """Each run of the period by plan task id: what the counting rule reads, its distinct
+    current evidence files and the latest submitted lead report of each lead unit (two queries)."""
     runs = (
         PeriodTask.objects.filter(period=period)
-        .only("plan_task_id", "stage", "started_at", "completed_at")
         .annotate(
             evidence_count=Count(
                 "steps__evidence__sha256",
@@ -296,18 +311,18 @@ def _period_results(period: ReportingPeriod, today: datetime.date) -> dict[int, 
             )
         )
         .order_by()
+        .values_list("pk", "plan_task_id", "stage", "started_at", "completed_at", "evidence_count")
     )
     by_run: dict[int, _RunResult] = {}
     out: dict[int, _RunResult] = {}
-    for run in runs:
-        run.period = period  # bucket() reads the deadline: no query per run
+    for pk, plan_task_id, stage, started_at, completed_at, evidence_count in runs:
         result = _RunResult(
-            bucket=str(run.bucket(today)),
-            canceled=run.stage == Stage.CANCELED,
-            evidence_count=run.evidence_count,
+            state=counting.RunState(stage=stage, started_at=started_at, completed_at=completed_at),
+            canceled=stage == Stage.CANCELED,
+            evidence_count=evidence_count,
             results=[],
         )
-        by_run[run.pk] = out[run.plan_task_id] = result
+        by_run[pk] = out[plan_task_id] = result
     # The latest submitted lead report of each lead unit, in the order the units first
     # reported: steps come in pk order, the last one of a unit wins its unit's place.
     latest: dict[int, dict[int | None, LeadResult]] = {}
@@ -331,22 +346,44 @@ def _period_results(period: ReportingPeriod, today: datetime.date) -> dict[int, 
     return out
 
 
-def period_report(period: ReportingPeriod, *, today: datetime.date | None = None) -> PeriodReport:
-    """Every task of the plan with its result in the period; four queries for any plan size.
+def _row_label(status: str, rule: counting.PeriodRule, t: _PlanTaskRow) -> str:
+    """A task's status as its row says it; a "Năm" task not due yet names its own due date."""
+    if status == Line.NOT_DUE:
+        return f"{BUCKET_LABELS[status]} (hạn {day_text(rule.deadline_for(t.timeline_kind, t.due_date))})"
+    return BUCKET_LABELS[status]
 
-    A task not launched in the period is "Chưa thực hiện". Counts per unit count a task
-    for each of its lead units. Only the values the document shows are read (plain rows,
-    no model instance but the runs'), as the cache key hashes all of them.
+
+def _count_row(name: str, c: Counter[str]) -> UnitCount:
+    return UnitCount(
+        name=name,
+        counts=[c[b] for b in BUCKET_ORDER],
+        total=sum(c[b] for b in BUCKET_ORDER),
+        lines=[c[x] for x in LINE_ORDER],
+        everything=sum(c.values()),
+    )
+
+
+def period_report(period: ReportingPeriod, *, today: datetime.date | None = None) -> PeriodReport:
+    """Every task of the plan with its status in the period (``workflow.counting``); five
+    queries for any plan size.
+
+    The five buckets count the runs launched in the period and not cancelled; every other
+    task is on a line of its own. Counts per unit count a task for each of its lead units.
+    Only the values the document shows are read (plain rows), as the cache key hashes them.
     """
     today = today or timezone.localdate()
     plan = period.plan
     tasks = _plan_task_rows(plan)
-    runs = _period_results(period, today)
+    rule = counting.rule_for(
+        period, year_due_dates=[t.due_date for t in tasks if t.timeline_kind == counting.YEAR]
+    )
+    runs = _period_results(period)
     units = list(Unit.objects.order_by("order", "name").values_list("name", flat=True))
 
     spans = Counter(t.criterion_id for t in tasks)
     totals: Counter[str] = Counter()
     per_unit: dict[str, Counter[str]] = {name: Counter() for name in units}
+    per_appendix: dict[str, Counter[str]] = {}
     appendices: list[ReportAppendix] = []
     section_id = group_id = criterion_id = None
     for t in tasks:
@@ -364,8 +401,15 @@ def period_report(period: ReportingPeriod, *, today: datetime.date | None = None
         first = t.criterion_id != criterion_id
         criterion_id = t.criterion_id
         run = runs.get(t.pk)
-        bucket = Bucket.NOT_STARTED.value if run is None else run.bucket
+        bucket = rule.classify(
+            plan_task_id=t.pk,
+            timeline_kind=t.timeline_kind,
+            due_date=t.due_date,
+            run=None if run is None else run.state,
+            today=today,
+        )
         totals[bucket] += 1
+        per_appendix.setdefault(f"Phụ lục {t.appendix_number}", Counter())[bucket] += 1
         for name in t.lead_units:
             per_unit.setdefault(name, Counter())[bucket] += 1
         rows.append(
@@ -382,20 +426,21 @@ def period_report(period: ReportingPeriod, *, today: datetime.date | None = None
                 ),
                 launched=run is not None,
                 bucket=bucket,
-                bucket_label=BUCKET_LABELS[bucket],
+                bucket_label=_row_label(bucket, rule, t),
                 results=[] if run is None else run.results,
                 evidence_count=0 if run is None else run.evidence_count,
                 canceled=False if run is None else run.canceled,
             )
         )
-    total = sum(totals.values())
+    total = sum(totals[b] for b in BUCKET_ORDER)
+    plan_total = sum(totals.values())
     return PeriodReport(
         header=document_header(plan, day=today),
         plan_title=plan.title,
         year=plan.year,
         period_code=period.code,
         period_label=period.label,
-        deadline=day_text(period.deadline),
+        deadline=day_text(rule.deadline),
         cutoff=day_text(period.cutoff),
         today=day_text(today),
         total=total,
@@ -405,10 +450,15 @@ def period_report(period: ReportingPeriod, *, today: datetime.date | None = None
             )
             for b in BUCKET_ORDER
         ],
-        units=[
-            UnitCount(name=name, counts=[c[b] for b in BUCKET_ORDER], total=sum(c.values()))
-            for name, c in per_unit.items()
+        lines=[
+            BucketCount(
+                bucket=x.value, label=BUCKET_LABELS[x], count=totals[x], share=percent(totals[x], plan_total)
+            )
+            for x in LINE_ORDER
         ],
+        plan_total=plan_total,
+        units=[_count_row(name, c) for name, c in per_unit.items()],
+        by_appendix=[_count_row(name, c) for name, c in per_appendix.items()],
         appendices=appendices,
     )
 
@@ -524,7 +574,7 @@ def dossier(pk: int, *, today: datetime.date | None = None) -> Dossier:
         partners="; ".join(u.name for u in plan_task.partner_units.all()),
         timeline=plan_task.timeline_text,
         stage=run.get_stage_display(),
-        bucket_label=BUCKET_LABELS[str(run.bucket(today))],
+        bucket_label=BUCKET_LABELS[run.bucket(today)],
         launched=" bởi ".join(x for x in (_moment(run.launched_at), _person(run.launched_by)) if x),
         completed=_moment(run.completed_at),
         steps=[

@@ -44,7 +44,8 @@ def _result_text(row: ReportRow) -> str:
 
 
 def period_report_xlsx(report: PeriodReport) -> bytes:
-    """Two sheets: "Tổng hợp" (counts per result and per unit) and "Chi tiết" (every task)."""
+    """Three sheets: "Tổng hợp" (counts per status and per unit, as ``workflow.counting``
+    counts), "Theo phụ lục" (the same per appendix) and "Chi tiết" (every task with its status)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment
 
@@ -56,19 +57,53 @@ def period_report_xlsx(report: PeriodReport) -> bytes:
     summary = workbook.active
     summary.title = "Tổng hợp"
     labels = report.bucket_labels
-    header_row(summary, ["Đơn vị chủ trì", *labels, "Tổng"], [44] + [18] * len(labels) + [10], styles)
+    line_labels = report.line_labels
+    header_row(
+        summary,
+        ["Đơn vị chủ trì", *labels, "Cộng (tính kết quả kỳ)", *line_labels, "Tổng số nhiệm vụ"],
+        [44] + [18] * len(labels) + [14] + [18] * len(line_labels) + [12],
+        styles,
+    )
     page_title(summary, title, styles)
     centre = Alignment(horizontal="center", vertical="top")
     for unit in report.units:
-        summary.append([unit.name, *unit.counts, unit.total])
-    summary.append(["Toàn kế hoạch", *[b.count for b in report.buckets], report.total])
-    summary.append(["Tỷ lệ", *[b.share for b in report.buckets], "100%"])
+        summary.append([unit.name, *unit.counts, unit.total, *unit.lines, unit.everything])
+    summary.append(
+        [
+            "Toàn kế hoạch",
+            *[b.count for b in report.buckets],
+            report.total,
+            *[x.count for x in report.lines],
+            report.plan_total,
+        ]
+    )
+    # Shares of the buckets over the period's result, of the lines over the plan.
+    summary.append(
+        ["Tỷ lệ", *[b.share for b in report.buckets], "100%", *[x.share for x in report.lines], "100%"]
+    )
     for row in summary.iter_rows(min_row=2):
         for cell in row:
             cell.border = styles.border
             cell.alignment = styles.wrap if cell.column == 1 else centre
     for cell in summary[summary.max_row - 1]:
         cell.font = styles.bold
+
+    by_appendix = workbook.create_sheet("Theo phụ lục")
+    header_row(
+        by_appendix,
+        ["Phụ lục", *labels, "Cộng (tính kết quả kỳ)", *line_labels, "Tổng số nhiệm vụ"],
+        [20] + [18] * len(labels) + [14] + [18] * len(line_labels) + [12],
+        styles,
+    )
+    page_title(by_appendix, title, styles)
+    for appendix in report.by_appendix:
+        by_appendix.append(
+            [appendix.name, *appendix.counts, appendix.total, *appendix.lines, appendix.everything]
+        )
+    for row in by_appendix.iter_rows(min_row=2):
+        for cell in row:
+            cell.border = styles.border
+            cell.alignment = styles.wrap if cell.column == 1 else centre
 
     detail = workbook.create_sheet("Chi tiết")
     header_row(detail, DETAIL_HEADERS, DETAIL_WIDTHS, styles)
