@@ -6,9 +6,9 @@ from workflow.models import Notification
 
 
 def notifications(request: HttpRequest) -> dict[str, object]:
-    """Unread notifications count for the navigation bar (one query)."""
-    if not request.user.is_authenticated:
+    """Unread notifications count for the navigation bar (one query). Counted when the page is
+    rendered, after the view marked read what it shows (a step, a launch's filtered list)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
         return {}
-    return {
-        "unread_notifications": Notification.objects.filter(user=request.user, read_at__isnull=True).count()
-    }
+    return {"unread_notifications": Notification.objects.filter(user=user, read_at__isnull=True).count()}
