@@ -221,6 +221,7 @@ def test_someone_elses_notification_cannot_be_opened_or_marked_read(
 
     assert client.post(reverse("workflow:notification_open", args=[note.pk])).status_code == 404
     assert client.post(reverse("workflow:notification_open", args=[999_999])).status_code == 404
+    assert client.post(reverse("workflow:notification_open", args=[10**20])).status_code == 404
     assert client.get(reverse("workflow:notification_open", args=[note.pk])).status_code == 405
     note.refresh_from_db()
     assert note.read_at is None
