@@ -269,6 +269,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "cchc@sct.local")
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))  # seconds; only the mail worker connects
 # A failed delivery is tried again after these many seconds, then marked failed (workflow/mail.py).
 MAIL_RETRY_DELAYS = tuple(int(s) for s in env_list("MAIL_RETRY_DELAYS", "60,300,1800"))
+# MAIL_DIGEST=1: no mail per event; `manage.py send_digest` mails each person the day's
+# notifications once a day (README: cron). Off: one mail per notification, as it happens.
+MAIL_DIGEST = env_bool("MAIL_DIGEST")
 
 # --- Background jobs (django-tasks): queued in the database, in the action's transaction;
 # run by `manage.py db_worker` (README: Production notes).

@@ -27,8 +27,9 @@ from viewflow.workflow.status import STATUS
 from plans.models import Plan, PlanTask, ReportingPeriod, Unit
 from workflow import access, selectors
 from workflow.audit import audit_record
-from workflow.mail import mails_enqueue, mails_for
+from workflow.mail import header_line, mails_enqueue
 from workflow.models import Evidence, Notification, PeriodTask, Stage, Step, TaskProcess
+from workflow.notifications import mails_of, notification_text, notifications_grouped
 
 User = get_user_model()
 
@@ -79,34 +80,38 @@ _batch = threading.local()
 def _notifications_batched() -> Iterator[None]:
     """Inside: ``_notify`` collects; at the end, one INSERT for every notification of the action
     (a submit that opens three partner steps and tells the lead writes once, not four times),
-    one for its mails and one for their delivery job."""
+    one for its mails and one for their delivery job. The new work one person gets in one period
+    becomes one notification and one mail there (a launch of 70 runs: one each, not 70)."""
     if getattr(_batch, "rows", None) is not None:  # already batching: the outer block writes
         yield
         return
-    _batch.rows, _batch.mails = [], []
+    _batch.rows = []
     try:
         yield
-        rows, mails = _batch.rows, _batch.mails
+        rows = _batch.rows
     finally:
-        _batch.rows = _batch.mails = None
+        _batch.rows = None
+    _notifications_write(notifications_grouped(rows))
+
+
+def _notifications_write(rows: list[Notification]) -> None:
     if rows:
         Notification.objects.bulk_create(rows)
-    mails_enqueue(mails)
+    mails_enqueue(mails_of(rows))
 
 
 def _notify(users: Iterable[Any], *, message: str, step: Step | None = None, url: str = "") -> None:
-    """In-app notifications and queued mails, in this transaction (a worker sends the mails)."""
+    """In-app notifications and queued mails, in this transaction (a worker sends the mails).
+    Each links somewhere: ``url``, else the step's page."""
     users = [u for u in users if u.is_active]
     if not users:
         return
-    rows = [Notification(user=u, step=step, message=message, url=url) for u in users]
-    mails = mails_for(users, message=message, url=url)
+    text, link = notification_text(message), url or (_step_url(step) if step is not None else "")
+    rows = [Notification(user=u, step=step, message=text, url=link) for u in users]
     if getattr(_batch, "rows", None) is not None:
         _batch.rows.extend(rows)
-        _batch.mails.extend(mails)
         return
-    Notification.objects.bulk_create(rows)
-    mails_enqueue(mails)
+    _notifications_write(rows)
 
 
 def _step_url(step: Step) -> str:
@@ -470,7 +475,7 @@ def step_assign(*, step_id: int, assignee: Any, actor: Any) -> Step:
         )
         _notify(
             [assignee],
-            message=f"Bạn được giao: {step.get_kind_display()} – {step.period_task.plan_task.task[:150]}",
+            message=f"Bạn được giao: {step.get_kind_display()} – {header_line(step.period_task.plan_task.task, limit=150)}",
             step=step,
             url=_step_url(step),
         )
@@ -808,7 +813,7 @@ def reminders_send(*, today: datetime.date | None = None) -> int:
             with transaction.atomic():
                 Reminder.objects.create(step=step, kind=kind)
                 people = [step.assignee] if step.assignee_id else _people_for_step(step)
-                text = step.period_task.plan_task.task[:150]
+                text = header_line(step.period_task.plan_task.task, limit=150)
                 if kind == Reminder.Kind.MISSED:
                     message = f"Quá hạn xử lý ({step.due_date:%d/%m/%Y}): {step.get_kind_display()} – {text}"
                 else:

@@ -14,6 +14,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator, add_truncation_text, calculate_truncate_chars_length
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,6 +26,7 @@ from workflow import access, selectors, services
 from workflow.evidence import EvidenceRejected, discard, download_name, evidence_path, store
 from workflow.forms import AssignForm, CancelForm, EvidenceForm, LaunchForm, step_form
 from workflow.models import BUCKET_COLOURS, Evidence, Notification, Step
+from workflow.notifications import notifications_mark_read
 
 PAGE_SIZE = 50
 
@@ -143,6 +145,8 @@ def _step_list(
     **extra: Any,
 ) -> HttpResponse:
     filters = selectors.StepFilters.from_query(request.GET)
+    if filters.period is not None:  # the list a launch's notification points to: now read
+        notifications_mark_read(user=request.user, url=f"{request.path}?period={filters.period}")
     today = timezone.localdate()
     # Every period of every plan, one <optgroup> per plan (one query); a period the URL names
     # that is none of them is said so on the page, with a 404.
@@ -336,6 +340,7 @@ def _conflict(request: HttpRequest, step: Step, conflict: services.StepConflict)
 def step_detail(request: HttpRequest, pk: int) -> HttpResponse:
     step = access.step_get_for_user(user=request.user, pk=pk)
     if request.method == "GET":
+        notifications_mark_read(user=request.user, step_id=step.pk)  # before the badge is counted
         return render(request, "workflow/step.html", _step_context(request, step))
     action = request.POST.get("action", "")
     if not action and "remove" in request.POST:  # a file's "Gỡ" button inside the report form
@@ -638,8 +643,12 @@ def notifications(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Open one's own notification (POST: the link is a form button): mark it read, go to its link."""
     note = get_object_or_404(Notification, pk=pk, user=request.user)
     if note.read_at is None:
         note.read_at = timezone.now()
         note.save(update_fields=["read_at"])
-    return redirect(note.url or "workflow:notifications")
+    # Links are written by the application; a stored one that is not local goes nowhere.
+    if note.url and url_has_allowed_host_and_scheme(note.url, allowed_hosts=None):
+        return redirect(note.url)
+    return redirect("workflow:notifications")
