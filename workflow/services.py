@@ -224,12 +224,16 @@ def step_record_create(*, activation: Any) -> Step:
             PeriodTask.objects.filter(pk=period_task.pk).update(stage=kind)
     label = step.get_kind_display()
     unit = f" ({step.unit.name})" if step.unit_id else ""
-    text = f"{label}{unit}: {period_task.plan_task.task[:150]} – kỳ {period_task.period.label}"
+    text = (
+        f"{label}{unit}: {header_line(period_task.plan_task.task, limit=150)} – kỳ {period_task.period.label}"
+    )
     if returned_by is not None:
-        message = f"Việc mới – bị trả lại (vòng {step.round}) – {text}. Lý do: {returned_by.reason[:200]}"
+        message = f"Việc mới – bị trả lại (vòng {step.round}) – {text}. Lý do: {header_line(returned_by.reason, limit=200)}"
     elif step.round > 1:
         opened_by = selectors.round_opened_by(period_task.pk, step.round)
-        why = f". Vòng trước bị trả lại, lý do: {opened_by.reason[:200]}" if opened_by else ""
+        why = (
+            f". Vòng trước bị trả lại, lý do: {header_line(opened_by.reason, limit=200)}" if opened_by else ""
+        )
         message = f"Việc mới (vòng {step.round}) – {text}{why}"
     else:
         message = f"Việc mới – {text}"
@@ -674,7 +678,7 @@ def _notify_outcome(step: Step) -> None:
             ).values("submitted_by")
         )
     )
-    task_text = period_task.plan_task.task[:150]
+    task_text = header_line(period_task.plan_task.task, limit=150)
     dossier = reverse("workflow:period_task", args=[period_task.pk])
     if step.decision == Step.Decision.APPROVE:
         verb = (
@@ -685,7 +689,7 @@ def _notify_outcome(step: Step) -> None:
         _notify(users, message=f"Nhiệm vụ {verb}: {task_text}", step=step, url=dossier)
         return
     to = "Văn phòng Sở" if step.decision == Step.Decision.RETURN_OFFICE else "đơn vị chủ trì"
-    message = f"Nhiệm vụ bị trả lại {to} (vòng {step.round}): {task_text}. Lý do: {step.reason[:200]}"
+    message = f"Nhiệm vụ bị trả lại {to} (vòng {step.round}): {task_text}. Lý do: {header_line(step.reason, limit=200)}"
     if step.decision == Step.Decision.RETURN_LEAD:
         got_back = set(
             Step.objects.filter(
