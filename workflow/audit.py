@@ -61,6 +61,8 @@ ACTION_LABELS: Final[dict[str, str]] = {
     "membership_changed": "Thay đổi đơn vị, vai trò trong đơn vị",
     "role_changed": "Thay đổi vai trò",
     "mail_resent": "Gửi lại thư",
+    "document_issued": "Ban hành văn bản (cấp số, ký số)",
+    "document_number_cancelled": "Hủy số văn bản",
 }
 
 
