@@ -125,9 +125,10 @@ def download(request: HttpRequest, pk: str) -> HttpResponse:
 @login_required
 @require_GET
 def period_docx(request: HttpRequest, pk: str) -> HttpResponse:
-    """The period report as an editable .docx (ND30 layout), for the office to edit before issuing."""
-    if not access.may_issue_documents(request.user):
-        raise PermissionDenied("Chỉ Văn phòng Sở được tải bản Word để biên tập văn bản.")
+    """The period report as an editable .docx (ND30 layout), for the office to edit before issuing;
+    the same audience as the report's PDF (it is the same document, not yet numbered)."""
+    if not access.may_read_issued_documents(request.user):
+        raise PermissionDenied("Chỉ Văn phòng Sở, Lãnh đạo Sở và tổ kiểm tra được tải báo cáo của kỳ.")
     number = parse_id(pk)
     try:
         period = selectors.period_get(number) if number is not None else None
