@@ -18,7 +18,7 @@ from documents.signing import Place
 from workflow.reports import pdf
 
 PX_TO_PT = 0.75  # CSS px are 1/96 in, PDF points 1/72 in
-STAMP_WIDTH, STAMP_HEIGHT = 190, 62  # points
+STAMP_WIDTH, STAMP_HEIGHT = 190, 54  # points
 
 
 def _classes(box: Any) -> set[str]:

@@ -12,23 +12,22 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from django.template.loader import render_to_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
-from pyhanko.stamp import TextStampStyle
+from pyhanko.stamp import StaticStampStyle
 
 from documents import conf
+from workflow.reports import pdf as report_pdf
 
 FIELD_NAME = "ChuKySo"  # the signature field of an issued document
-FONT = "fonts/LiberationSerif-Regular.ttf"  # under static/: the documents' own font, with Vietnamese
 
 
 class KeyUnavailable(Exception):
@@ -123,28 +122,27 @@ def signer_open(username: str) -> Iterator[signers.Signer]:
         raise KeyUnavailable(f"Loại khóa ký số không được hỗ trợ: {kind!r} (chỉ pkcs12, pkcs11).")
 
 
-def _font_path() -> str:
-    return str(Path(settings.BASE_DIR) / "static" / FONT)
+def moment_text(moment: datetime.datetime) -> str:
+    offset = moment.strftime("%z")
+    return f"{moment.strftime('%d/%m/%Y %H:%M:%S')} (GMT{offset[:3]}:{offset[3:]})"
 
 
-def stamp_text(signature: Signature, moment: datetime.datetime) -> str:
-    lines = [signature.authority]
-    if signature.title:
-        lines.append(signature.title)
-    lines += [signature.name, f"Ký số: {moment.strftime('%d/%m/%Y %H:%M:%S')}"]
-    return "\n".join(lines)
+def stamp_pdf(signature: Signature, moment: datetime.datetime, *, width: int, height: int) -> bytes:
+    """The visible block as a one-page PDF drawn by WeasyPrint with the documents' own fonts
+    (pyHanko's text stamps lay Vietnamese out badly): authority form, title, full name, time."""
+    context = {"signature": signature, "moment_text": moment_text(moment), "width": width, "height": height}
+    return report_pdf.render_pdf(
+        render_to_string("documents/stamp.html", context),
+        css=render_to_string("documents/stamp.css", context),
+    )
 
 
 def sign_pdf(
     pdf: bytes, *, signer: signers.Signer, signature: Signature, place: Place, moment: datetime.datetime
 ) -> bytes:
     """The PDF with a visible signature block at ``place`` and a PAdES signature by ``signer``."""
-    style = TextStampStyle(
-        stamp_text=stamp_text(signature, moment),
-        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(_font_path(), font_size=9), leading=11),
-        border_width=1,
-        background=None,
-    )
+    x1, y1, x2, y2 = place.box
+    stamp = stamp_pdf(signature, moment, width=x2 - x1, height=y2 - y1)
     meta = signers.PdfSignatureMetadata(
         field_name=FIELD_NAME,
         md_algorithm="sha256",
@@ -153,12 +151,15 @@ def sign_pdf(
         location=signature.location,
         name=signature.name,
     )
-    pdf_signer = signers.PdfSigner(
-        meta,
-        signer=signer,
-        stamp_style=style,
-        new_field_spec=fields.SigFieldSpec(sig_field_name=FIELD_NAME, on_page=place.page, box=place.box),
-    )
     out = BytesIO()
-    pdf_signer.sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf), strict=False), output=out)
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as background:
+        background.write(stamp)
+        background.flush()
+        pdf_signer = signers.PdfSigner(
+            meta,
+            signer=signer,
+            stamp_style=StaticStampStyle.from_pdf_file(background.name, border_width=0),
+            new_field_spec=fields.SigFieldSpec(sig_field_name=FIELD_NAME, on_page=place.page, box=place.box),
+        )
+        pdf_signer.sign_pdf(IncrementalPdfFileWriter(BytesIO(pdf), strict=False), output=out)
     return out.getvalue()

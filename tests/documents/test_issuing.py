@@ -261,3 +261,12 @@ def test_signing_runs_outside_any_transaction(
     monkeypatch.setattr(signing, "sign_pdf", watching)
     issue(period, leaders["director"], personas["office_reviewer"])
     assert seen == [False]
+
+
+def test_the_visible_block_states_authority_title_full_name_and_time() -> None:
+    moment = datetime.datetime(2026, 12, 20, 9, 5, 7, tzinfo=datetime.timezone(datetime.timedelta(hours=7)))
+    block = signing.Signature("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC", "Trần Thị Phó", "r", "Bắc Kạn")
+
+    (text,) = pages_text(signing.stamp_pdf(block, moment, width=190, height=54))
+
+    assert text == "KT. GIÁM ĐỐC PHÓ GIÁM ĐỐC Trần Thị Phó Ký số: 20/12/2026 09:05:07 (GMT+07:00)"
