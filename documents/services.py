@@ -36,6 +36,10 @@ from workflow.reports.formatting import date_line, number_line
 
 ISSUED = "document_issued"
 CANCELLED = "document_number_cancelled"
+# A number still "reserved" after this long belongs to an issue whose process died (rendering
+# and signing take seconds): the next issue of the same register records it as cancelled.
+STALE_RESERVATION = datetime.timedelta(minutes=15)
+STALE_REASON = "Quá thời gian phát hành: tiến trình cấp số, ký số bị dừng giữa chừng."
 
 
 class IssueFailed(Exception):
@@ -137,6 +141,7 @@ def _reserve(
         except IntegrityError:  # created by a concurrent issuer between our read and insert
             register = Register.objects.get(year=day.year, symbol=source.symbol)
         register = Register.objects.select_for_update().get(pk=register.pk)
+        _cancel_stale(register, actor=actor)
         register.last_number += 1
         register.save(update_fields=["last_number"])
         return IssuedDocument.objects.create(
@@ -167,6 +172,30 @@ def _audit_data(document: IssuedDocument) -> dict[str, Any]:
         "replaces": document.replaces.number_text if document.replaces_id else "",
         "document_id": document.pk,
     }
+
+
+def _cancel_stale(register: Register, *, actor: Any) -> None:
+    """Under the register's lock: the reservations of issues that died are recorded as cancelled."""
+    stale = (
+        IssuedDocument.objects.filter(
+            register=register,
+            state=IssuedDocument.State.RESERVED,
+            created_at__lt=timezone.now() - STALE_RESERVATION,
+        )
+        .select_related("register", "replaces__register")
+        .defer("pdf", "replaces__pdf")
+    )
+    for document in stale:
+        document.state = IssuedDocument.State.CANCELLED
+        document.cancel_reason = STALE_REASON
+        document.save(update_fields=["state", "cancel_reason"])
+        audit_record(
+            actor=actor,
+            action=CANCELLED,
+            period_task=document.period_task,
+            reason=STALE_REASON,
+            data=_audit_data(document),
+        )
 
 
 def _cancel(document: IssuedDocument, *, actor: Any, cause: Exception) -> None:

@@ -14,6 +14,7 @@ from asn1crypto import pem as asn1_pem
 from asn1crypto import x509 as asn1_x509
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
+from django.template.loader import render_to_string
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
@@ -270,3 +271,51 @@ def test_the_visible_block_states_authority_title_full_name_and_time() -> None:
     (text,) = pages_text(signing.stamp_pdf(block, moment, width=190, height=54))
 
     assert text == "KT. GIÁM ĐỐC PHÓ GIÁM ĐỐC Trần Thị Phó Ký số: 20/12/2026 09:05:07 (GMT+07:00)"
+
+
+def test_a_number_left_reserved_by_a_dead_issue_is_cancelled_by_the_next_issue(
+    leaders: dict[str, Any], period: Any, personas: dict[str, Any], time_machine: Any
+) -> None:
+    # Given an issue whose process died after taking number 01 (nothing else happened to it)
+    office, director = personas["office_reviewer"], leaders["director"]
+    time_machine.move_to(datetime.datetime(2026, 12, 20, 9, 0, tzinfo=datetime.UTC), tick=False)
+    source = services.period_source(period.pk)
+    block = services.signer_block(director)
+    dead = services._reserve(source, signer=director, block=block, actor=office, day=DAY, replaces=None)
+    # When, five minutes later, another issue runs, the reservation may still be alive
+    time_machine.move_to(datetime.datetime(2026, 12, 20, 9, 5, tzinfo=datetime.UTC), tick=False)
+    second = issue(period, director, office)
+    dead.refresh_from_db()
+    assert (second.number, dead.state) == (2, IssuedDocument.State.RESERVED)
+    # Then, after the quarter of an hour, the next issue records it as a cancelled number
+    time_machine.move_to(datetime.datetime(2026, 12, 20, 9, 20, tzinfo=datetime.UTC), tick=False)
+    third = issue(period, director, office)
+    dead.refresh_from_db()
+    assert third.number == 3
+    assert (dead.state, dead.cancel_reason) == (IssuedDocument.State.CANCELLED, services.STALE_REASON)
+    assert AuditEvent.objects.filter(action=services.CANCELLED, data__number="01/BC-SCT").count() == 1
+
+
+def test_the_signed_pdf_is_the_reports_own_rendering_with_only_the_number_filled_in(
+    leaders: dict[str, Any], period: Any, personas: dict[str, Any]
+) -> None:
+    # The draft the reports app renders today, and the issued document of the same day
+    from workflow.reports import pdf as report_pdf
+    from workflow.reports import selectors
+
+    with at(DAY):
+        draft = report_pdf.render_pdf(
+            render_to_string("reports/period.html", {"doc": selectors.period_report(period, today=DAY)})
+        )
+        document = issue(period, leaders["director"], personas["office_reviewer"])
+
+    draft_pages, issued_pages = pages_text(draft), pages_text(bytes(document.pdf))
+    # Same pages (the ND30 layout checks of the reports hold for both); only the number is filled in
+    assert len(draft_pages) == len(issued_pages)
+    filled = [
+        page.replace("Số: 01/BC-SCT", "Số: …/BC-SCT").replace(
+            "(Kèm theo Báo cáo 01/BC-SCT)", "(Kèm theo Báo cáo …/BC-SCT)"
+        )
+        for page in issued_pages
+    ]
+    assert filled == draft_pages
