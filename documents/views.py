@@ -21,6 +21,7 @@ from documents import conf, docx, services, signing
 from documents.forms import IssueForm, VerifyForm
 from documents.models import IssuedDocument
 from documents.verification import verify_pdf
+from plans.models import ReportingPeriod
 from workflow import access
 from workflow.reports import selectors
 from workflow.reports.formatting import attachment_header
@@ -50,10 +51,16 @@ def register(request: HttpRequest) -> HttpResponse:
         ]
     )
     may_issue = access.may_issue_documents(request.user)
+    periods = list(ReportingPeriod.objects.select_related("plan").order_by("-plan__year", "pk")[:12])
     return render(
         request,
         "documents/register.html",
-        {"documents": documents, "may_issue": may_issue, "form": IssueForm() if may_issue else None},
+        {
+            "documents": documents,
+            "may_issue": may_issue,
+            "form": IssueForm() if may_issue else None,
+            "periods": periods,
+        },
     )
 
 
