@@ -34,21 +34,31 @@ def _walk(box: Any) -> Any:
         yield from _walk(child)
 
 
+def _rect(box: Any) -> tuple[float, float, float, float]:
+    """(left, top, width, height) of a box's border area, in CSS px from the page's top left."""
+    left = box.position_x + box.margin_left
+    top = box.position_y + box.margin_top
+    return left, top, box.border_width(), box.border_height()
+
+
 def signature_place(document: Any) -> Place:
-    """The box under the signer's title (``.signer``), in PDF points; the bottom right corner of
-    the last page when the template has no signature block."""
+    """Where the visible signature goes: in the blank space (``.space``) of the signature block
+    (``.signer``) between the title and the name, else just under the block, in PDF points; the
+    bottom right corner of the last page when the template has no signature block."""
     for index, page in enumerate(document.pages):
-        height = page.height
         for box in _walk(page._page_box):
-            if "signer" in _classes(box):
-                x = box.position_x + box.margin_left + box.border_left_width
-                width = box.border_width()
-                bottom_px = box.position_y + box.margin_top + box.border_height()
-                centre = (x + width / 2) * PX_TO_PT
-                y_bottom = (height - bottom_px) * PX_TO_PT
-                left = int(max(centre - STAMP_WIDTH / 2, 10))
-                low = int(max(y_bottom - STAMP_HEIGHT, 10))
-                return Place(index, (left, low, left + STAMP_WIDTH, low + STAMP_HEIGHT))
+            if "signer" not in _classes(box):
+                continue
+            space = next((b for b in _walk(box) if "space" in _classes(b)), None)
+            left, top, width, height = _rect(box)
+            if space is not None:
+                _, top, _, _ = _rect(space)  # the stamp starts where the blank space starts
+            else:
+                top += height
+            centre = (left + width / 2) * PX_TO_PT
+            x = int(max(centre - STAMP_WIDTH / 2, 10))
+            y = int(max((page.height - top) * PX_TO_PT - STAMP_HEIGHT, 10))
+            return Place(index, (x, y, x + STAMP_WIDTH, y + STAMP_HEIGHT))
     last = document.pages[-1]
     right = int(last.width * PX_TO_PT) - 40
     return Place(len(document.pages) - 1, (right - STAMP_WIDTH, 40, right, 40 + STAMP_HEIGHT))
