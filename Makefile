@@ -28,6 +28,7 @@ migrate: install
 
 seed: migrate
 	DEBUG=1 $(BIN)/python manage.py seed_demo
+	DEBUG=1 $(BIN)/python manage.py demo_pki
 	$(BIN)/python manage.py import_plan $(SEED)
 	DEBUG=1 $(BIN)/python manage.py seed_demo_year
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("bao-cao/", include(("workflow.reports.urls", "reports"))),
     path("lich-su/", include(("workflow.history_urls", "history"))),
     path("tong-quan/", include(("workflow.dashboard_urls", "dashboard"))),
+    path("van-ban/", include(("documents.urls", "documents"))),
     path("quan-tri/", admin.site.urls),
 ]
 admin.site.site_header = "Quản trị – Kế hoạch CCHC"

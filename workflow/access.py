@@ -130,6 +130,16 @@ def may_manage_outgoing_mail(user: Any) -> bool:
     return user.is_authenticated and user.is_active and user.has_perm("workflow.launch_taskprocess")
 
 
+def may_issue_documents(user: Any) -> bool:
+    """Numbering, signing and issuing outgoing documents (documents/): the office (Văn phòng Sở)."""
+    return user.is_authenticated and user.is_active and user.has_perm("workflow.launch_taskprocess")
+
+
+def may_read_issued_documents(user: Any) -> bool:
+    """The register of issued documents and their frozen PDFs: who may read the period report."""
+    return user.is_authenticated and user.is_active and (roles_of(user).sees_everything or user.is_superuser)
+
+
 _CHECKS = {"claim": may_claim, "assign": may_assign, "execute": may_execute}
 
 

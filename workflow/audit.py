@@ -70,6 +70,8 @@ ACTION_LABELS: Final[dict[str, str]] = {
     "person_deactivated": "Khóa tài khoản",
     "person_reactivated": "Mở lại tài khoản",
     "deadline_changed": "Đổi hạn nộp của kỳ báo cáo",
+    "document_issued": "Ban hành văn bản (cấp số, ký số)",
+    "document_number_cancelled": "Hủy số văn bản",
 }
 
 

@@ -1,0 +1,13 @@
+"""Mounted at /van-ban/ with the namespace "documents"."""
+
+from django.urls import path
+
+from documents import views
+
+urlpatterns = [
+    path("xac-minh/", views.verify, name="verify"),
+    path("so-van-ban-di/", views.register, name="register"),
+    path("ban-hanh/", views.issue, name="issue"),
+    path("<str:pk>/pdf/", views.download, name="download"),
+    path("ky/<str:pk>/docx/", views.period_docx, name="period_docx"),
+]
