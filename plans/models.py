@@ -333,3 +333,47 @@ class CalendarDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.date:%d/%m/%Y} – {self.get_kind_display()}"
+
+
+class PlanUpload(models.Model):
+    """One plan file sent to the upload page: parsed by a background job (``plans.tasks``).
+
+    The bytes wait in ``plans.staging`` under ``token`` until the job has read them; the
+    parsed plan then waits there as JSON (its hash in ``result_sha256``) for the preview
+    and the confirm. Only the uploader and the office see it (``plans.access``).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Đang chờ xử lý"
+        PARSING = "parsing", "Đang đọc tệp"
+        DONE = "done", "Đã đọc xong"
+        REFUSED = "refused", "Bị từ chối"
+        FAILED = "failed", "Lỗi khi đọc"
+        IMPORTED = "imported", "Đã nhập"
+        CANCELLED = "cancelled", "Đã hủy"
+
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    year = models.PositiveSmallIntegerField(null=True, blank=True)
+    token = models.CharField(
+        max_length=32, blank=True, help_text="Where the staged files are (plans.staging)."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    message = models.TextField(blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    result_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+    @property
+    def waiting(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.PARSING)

@@ -1,9 +1,10 @@
 """The plan pages: the plan table (everyone) and the plan file import (office reviewer).
 
-Import is three steps: upload (checked, parsed), preview (the whole parsed plan and what
-the import would change, from a dry run), confirm (parsed again and written). Every parse
-runs in a bounded child process (``plans.parsing.parse_upload_bounded``); between the
-steps the bytes wait in ``plans.staging``.
+Import is three steps: upload (checked, kept, and a background job queued that parses it in
+a bounded child process: ``plans.uploads``, ``plans.tasks``), the upload's page (waiting,
+then the refusal or the preview: the whole parsed plan and what the import would change,
+from a dry run), confirm (the parsed plan written). The web process never parses; between
+the steps the files wait in ``plans.staging``.
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from plans import staging
+from plans import staging, uploads
+from plans.access import upload_visible
 from plans.forms import PlanFilterForm, PlanUploadForm
-from plans.models import PlanTask, Unit
-from plans.parsing import ParsedPlan, PlanParseError, parse_upload_bounded
+from plans.models import PlanTask, PlanUpload, Unit
 from plans.parsing.rules import base_name
 from plans.selectors import plan_pick, plan_tasks_for_page, tables_from_parsed
-from plans.services import ImportReport, PlanImportError, plan_import, unit_directory
+from plans.services import ImportReport, PlanImportError, plan_import
 
 
 @login_required
@@ -77,65 +78,116 @@ def _require_importer(request: HttpRequest) -> None:
         raise PermissionDenied("Chỉ Văn phòng Sở (đầu mối CCHC) được nhập kế hoạch.")
 
 
-def _parse_staged(entry: dict[str, Any], data: bytes) -> ParsedPlan:
-    """The waiting upload parsed again (a converted .doc/.odt as its .docx)."""
-    return parse_upload_bounded(entry.get("parse_name") or entry["name"], data, unit_directory()).plan
+UPLOAD_LABELS = {
+    PlanUpload.Status.QUEUED: "Đang chờ xử lý…",
+    PlanUpload.Status.PARSING: "Đang đọc tệp…",
+    PlanUpload.Status.DONE: "Đã đọc xong, đang mở bản xem trước…",
+}
+NO_UPLOAD_MESSAGE = "Không còn tệp đang chờ nhập. Hãy chọn lại tệp."
+
+
+def _upload_visible_or_404(request: HttpRequest, pk: int) -> PlanUpload:
+    """The upload named in the URL, to its uploader and the office (plans.access); 404 to anyone else."""
+    upload = PlanUpload.objects.filter(pk=pk).first()
+    if upload is None or not upload_visible(request.user, upload):
+        raise Http404("Không tìm thấy tệp tải lên.")
+    return uploads.upload_stuck_fail(upload)
+
+
+def _session_upload(request: HttpRequest) -> PlanUpload | None:
+    """The upload this session is working on (its own, never another person's)."""
+    upload_id = staging.remembered(request)
+    if upload_id is None:
+        return None
+    return PlanUpload.objects.filter(pk=upload_id, uploaded_by=request.user.pk).first()
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def plan_upload(request: HttpRequest) -> HttpResponse:
-    """Step 1: choose the file; it is checked and parsed before anything is kept."""
+    """Step 1: choose the file; it is kept and a background job reads it (``plans.tasks``)."""
     _require_importer(request)
     if request.method == "GET":
         return render(request, "plans/upload.html", {"form": PlanUploadForm()})
     form = PlanUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, "plans/upload.html", {"form": form}, status=400)
-    upload = form.cleaned_data["file"]
-    name = base_name(upload.name)
-    data = upload.read()
-    try:
-        read = parse_upload_bounded(name, data, unit_directory())
-    except PlanParseError as exc:
-        form.add_error("file", exc.message)
-        return render(request, "plans/upload.html", {"form": form}, status=400)
-    staging.stage(
-        request, name=name, original=data, year=form.cleaned_data.get("year"), converted=read.converted
+    file = form.cleaned_data["file"]
+    previous = _session_upload(request)
+    if previous is not None and previous.status != PlanUpload.Status.IMPORTED:
+        uploads.upload_close(previous, PlanUpload.Status.CANCELLED)  # a new upload replaces it
+    upload = uploads.upload_create(
+        user=request.user, name=base_name(file.name), data=file.read(), year=form.cleaned_data.get("year")
     )
-    preview = reverse("plans:upload_preview")
+    staging.remember(request, upload.pk)
+    page = reverse("plans:upload_status", args=[upload.pk])
     if request.headers.get("X-Requested-With") == "XMLHttpRequest":
-        # static/js/plan-upload.js showed the progress; it opens the preview itself.
-        return JsonResponse({"redirect": preview})
-    return redirect(preview)
+        # static/js/plan-upload.js polls the status, then opens the page.
+        return JsonResponse(_status_data(upload), status=202)
+    return redirect(page)
 
 
-def _import_kwargs(entry: dict[str, Any]) -> dict[str, Any]:
+def _status_data(upload: PlanUpload) -> dict[str, Any]:
     return {
-        "year": entry.get("year"),
-        "source_name": entry["name"],
-        "source_sha256": entry.get("source_sha256") or entry["sha256"],
+        "status": upload.status,
+        "waiting": upload.waiting,
+        "label": UPLOAD_LABELS.get(upload.status, upload.message or upload.get_status_display()),
+        "message": upload.message,
+        "poll": reverse("plans:upload_status_json", args=[upload.pk]),
+        "page": reverse("plans:upload_status", args=[upload.pk]),
     }
 
 
-def _preview(
-    request: HttpRequest, entry: dict[str, Any], data: bytes, *, error: str = "", status: int = 200
-) -> HttpResponse:
-    parsed: ParsedPlan | None = None
+def _upload_page(request: HttpRequest, upload: PlanUpload) -> HttpResponse:
+    """What the upload is at: waiting, refused (the form and why), or read (the preview)."""
+    if upload.waiting:
+        return render(request, "plans/upload_status.html", {"upload": upload, "status": _status_data(upload)})
+    if upload.status in (PlanUpload.Status.REFUSED, PlanUpload.Status.FAILED):
+        return render(request, "plans/upload.html", {"form": PlanUploadForm(), "refused": upload})
+    if upload.status != PlanUpload.Status.DONE:
+        messages.info(request, f"Tệp “{upload.name}”: {upload.get_status_display().lower()}.")
+        return redirect("plans:upload")
+    return _preview(request, upload)
+
+
+@login_required
+@require_GET
+def plan_upload_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The upload's page: "Đang chờ xử lý…" / "Đang đọc tệp…", then the preview or the refusal."""
+    return _upload_page(request, _upload_visible_or_404(request, pk))
+
+
+@login_required
+@require_GET
+def plan_upload_status_json(request: HttpRequest, pk: int) -> JsonResponse:
+    """The upload's status for static/js/plan-upload.js."""
+    return JsonResponse(_status_data(_upload_visible_or_404(request, pk)))
+
+
+def _import_kwargs(upload: PlanUpload) -> dict[str, Any]:
+    return {"year": upload.year, "source_name": upload.name, "source_sha256": upload.sha256}
+
+
+def _preview(request: HttpRequest, upload: PlanUpload, *, error: str = "", status: int = 200) -> HttpResponse:
     report: ImportReport | None = None
-    try:
-        parsed = _parse_staged(entry, data)
-        report = plan_import(parsed=parsed, dry_run=True, **_import_kwargs(entry))
-    except (PlanParseError, PlanImportError) as exc:
-        error = error or exc.message
+    parsed = uploads.upload_result(upload)
+    if parsed is None:
+        error = error or uploads.GONE_MESSAGE
+    else:
+        try:
+            report = plan_import(parsed=parsed, dry_run=True, **_import_kwargs(upload))
+        except PlanImportError as exc:
+            error = error or exc.message
     context = {
-        "pending": entry,
+        "pending": upload,
         "parsed": parsed,
         "report": report,
         "tables": tables_from_parsed(parsed, Unit.objects.all()) if parsed else [],
         "unresolved": parsed.unresolved if parsed else [],
         "error": error,
         "can_confirm": report is not None and not error,
+        # Confirm and Cancel act on the session's own upload; the office sees others' read-only.
+        "own": upload.uploaded_by_id == request.user.pk and staging.remembered(request) == upload.pk,
     }
     return render(request, "plans/preview.html", context, status=status)
 
@@ -143,35 +195,38 @@ def _preview(
 @login_required
 @require_GET
 def plan_upload_preview(request: HttpRequest) -> HttpResponse:
-    """Step 2: the whole parsed plan, its unresolved unit names, what the import would change."""
+    """Step 2: this session's upload: waiting, refused, or the whole parsed plan and what the import would change."""
     _require_importer(request)
-    found = staging.pending(request)
-    if found is None:
-        messages.warning(request, "Không còn tệp đang chờ nhập. Hãy chọn lại tệp.")
+    upload = _session_upload(request)
+    if upload is None:
+        messages.warning(request, NO_UPLOAD_MESSAGE)
         return redirect("plans:upload")
-    return _preview(request, *found)
+    return _upload_page(request, uploads.upload_stuck_fail(upload))
 
 
 @login_required
 @require_POST
 def plan_upload_confirm(request: HttpRequest) -> HttpResponse:
-    """Step 3: parse the kept bytes again and write them, in one transaction."""
+    """Step 3: write the plan the job read, in one transaction."""
     _require_importer(request)
-    found = staging.pending(request)
-    if found is None:
-        messages.warning(request, "Không còn tệp đang chờ nhập. Hãy chọn lại tệp.")
+    upload = _session_upload(request)
+    parsed = uploads.upload_result(upload) if upload is not None else None
+    if upload is None or parsed is None:
+        if upload is not None and upload.waiting:
+            messages.info(request, "Tệp chưa đọc xong; hãy chờ bản xem trước.")
+            return redirect("plans:upload_status", upload.pk)
+        messages.warning(request, NO_UPLOAD_MESSAGE)
         return redirect("plans:upload")
-    entry, data = found
     try:
-        parsed = _parse_staged(entry, data)
         if parsed.unresolved:
             raise PlanImportError(
                 f"Không thể nhập: còn {len(parsed.unresolved)} tên đơn vị không nhận ra (tô đỏ bên dưới)."
             )
-        report = plan_import(parsed=parsed, actor=request.user, **_import_kwargs(entry))
-    except (PlanParseError, PlanImportError) as exc:
-        return _preview(request, entry, data, error=exc.message, status=400)
-    staging.discard(request)
+        report = plan_import(parsed=parsed, actor=request.user, **_import_kwargs(upload))
+    except PlanImportError as exc:
+        return _preview(request, upload, error=exc.message, status=400)
+    uploads.upload_close(upload, PlanUpload.Status.IMPORTED)
+    staging.forget(request)
     assert report.plan is not None
     if report.has_changes:
         messages.success(
@@ -188,6 +243,9 @@ def plan_upload_confirm(request: HttpRequest) -> HttpResponse:
 @require_POST
 def plan_upload_cancel(request: HttpRequest) -> HttpResponse:
     _require_importer(request)
-    staging.discard(request)
+    upload = _session_upload(request)
+    if upload is not None and upload.status != PlanUpload.Status.IMPORTED:
+        uploads.upload_close(upload, PlanUpload.Status.CANCELLED)
+    staging.forget(request)
     messages.info(request, "Đã hủy, tệp tải lên đã được xóa.")
     return redirect("plans:upload")

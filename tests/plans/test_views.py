@@ -10,8 +10,19 @@ import pytest
 from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
-from plans.models import Appendix, Criterion, CriterionGroup, Plan, PlanTask, ReportingPeriod, Section
+from plans.models import (
+    Appendix,
+    Criterion,
+    CriterionGroup,
+    Plan,
+    PlanTask,
+    PlanUpload,
+    ReportingPeriod,
+    Section,
+)
+from tests.jobs import run_queued_jobs
 from workflow.models import AuditEvent
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
@@ -67,10 +78,18 @@ def login(client: Client, user: Any) -> Client:
     return client
 
 
-def upload(client: Client, data: bytes, name: str = "ke-hoach.txt", **extra: Any) -> Any:
+def upload(client: Client, data: bytes, name: str = "ke-hoach.txt", *, run: bool = True, **extra: Any) -> Any:
+    """Post the file; then (``run``) the parse job runs, as ``manage.py db_worker`` would."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    return client.post(UPLOAD, {"file": SimpleUploadedFile(name, data), **extra})
+    response = client.post(UPLOAD, {"file": SimpleUploadedFile(name, data), **extra})
+    if run:
+        run_queued_jobs()
+    return response
+
+
+def status_url(upload: PlanUpload) -> str:
+    return reverse("plans:upload_status", args=[upload.pk])
 
 
 def file_errors(response: Any) -> list[str]:
@@ -145,23 +164,43 @@ BAD_FILES = [
 ]
 
 
-@pytest.mark.parametrize(("data", "name", "message"), BAD_FILES)
-def test_bad_upload_is_refused_with_a_vietnamese_message_and_nothing_written(
+@pytest.mark.parametrize(("data", "name", "message"), BAD_FILES[:2])
+def test_an_empty_or_misnamed_upload_is_a_form_error_with_nothing_queued(
     client: Client, personas: dict[str, Any], var_dir: Path, data: bytes, name: str, message: str
 ) -> None:
-    # given the office reviewer
     login(client, personas["office_reviewer"])
-    # when they upload a bad file
-    response = upload(client, data, name)
-    # then the form says why, with HTTP 400, and nothing is kept
+    response = upload(client, data, name, run=False)
     assert response.status_code == 400
     errors = file_errors(response)
     assert len(errors) == 1
     assert errors[0].startswith(message)
-    assert message in response.content.decode()
-    assert nothing_written()
+    assert not PlanUpload.objects.exists()
+    assert DBTaskResult.objects.count() == 0
     assert uploads(var_dir) == []
     assert "plan_upload" not in client.session
+
+
+@pytest.mark.parametrize(("data", "name", "message"), BAD_FILES[2:])
+def test_bad_upload_is_refused_by_the_job_with_a_vietnamese_message_and_nothing_written(
+    client: Client, personas: dict[str, Any], var_dir: Path, data: bytes, name: str, message: str
+) -> None:
+    # given the office reviewer
+    login(client, personas["office_reviewer"])
+    # when they upload a bad file and the job reads it
+    response = upload(client, data, name)
+    row = PlanUpload.objects.get()
+    assert response["Location"] == status_url(row)
+    # then the upload is refused with why, its page shows the form and the message, nothing is kept
+    assert row.status == PlanUpload.Status.REFUSED
+    assert row.message.startswith(message)
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert message in page.content.decode()
+    assert 'name="file"' in page.content.decode()
+    assert client.get(reverse("plans:upload_status_json", args=[row.pk])).json()["status"] == "refused"
+    assert nothing_written()
+    assert uploads(var_dir) == []
+    assert row.token == ""
 
 
 def test_too_large_upload_is_refused_before_any_parser_runs(
@@ -170,11 +209,12 @@ def test_too_large_upload_is_refused_before_any_parser_runs(
     def parser_must_not_run(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the parser ran")
 
-    monkeypatch.setattr("plans.views.parse_upload_bounded", parser_must_not_run)
+    monkeypatch.setattr("plans.uploads.parse_upload_bounded", parser_must_not_run)
     login(client, personas["office_reviewer"])
     big = SEED_TXT + b" " * (10 * 1024 * 1024 + 1 - len(SEED_TXT))
-    response = upload(client, big)
+    response = upload(client, big, run=False)
     assert response.status_code == 400
+    assert DBTaskResult.objects.count() == 0
     assert file_errors(response) == ["Tệp quá lớn (10,0 MB); tối đa 10 MB."]
     assert nothing_written()
     assert uploads(var_dir) == []
@@ -195,18 +235,33 @@ def test_upload_preview_confirm_imports_the_plan(
     reviewer = personas["office_reviewer"]
     login(client, reviewer)
     # when the seed is uploaded
-    response = upload(client, SEED_DOCX, "ke-hoach-cchc-2024-phu-luc.docx")
-    # then the browser goes to the preview, the bytes wait under a random token
+    response = upload(client, SEED_DOCX, "ke-hoach-cchc-2024-phu-luc.docx", run=False)
+    # then the browser goes to the upload's page, the bytes wait under a random token
+    row = PlanUpload.objects.get()
     assert response.status_code == 302
-    assert response["Location"] == PREVIEW
-    kept = uploads(var_dir)
-    assert len(kept) == 1
-    pending = client.session["plan_upload"]
-    assert kept == [f"{pending['token']}.bin"]
-    assert pending["sha256"] == hashlib.sha256(SEED_DOCX).hexdigest()
+    assert response["Location"] == status_url(row)
+    assert uploads(var_dir) == [f"{row.token}.bin"]
+    assert client.session["plan_upload"] == {"upload": row.pk}
+    assert (row.status, row.uploaded_by, row.sha256) == (
+        "queued",
+        reviewer,
+        hashlib.sha256(SEED_DOCX).hexdigest(),
+    )
+    # which waits for the job
+    waiting = client.get(response["Location"])
+    assert "Đang chờ xử lý…" in waiting.content.decode()
+    assert "data-upload-poll" in waiting.content.decode()
+    assert nothing_written()
+    # the job reads it: the parsed plan waits as JSON, the bytes sent are gone
+    assert run_queued_jobs() == 1
+    row.refresh_from_db()
+    assert row.status == "done"
+    assert row.summary == {"tasks": 77, "appendices": [[1, 21], [2, 19], [3, 26], [4, 11]], "unresolved": 0}
+    assert uploads(var_dir) == [f"{row.token}.json"]
     assert nothing_written()
 
-    # the preview shows the whole plan and what the import would do
+    # the upload's page (and the session's preview) shows the whole plan and what the import would do
+    assert client.get(status_url(row)).context["report"] is not None
     response = client.get(PREVIEW)
     assert response.status_code == 200
     assert [t.task_count for t in response.context["tables"]] == [21, 19, 26, 11]
@@ -230,6 +285,8 @@ def test_upload_preview_confirm_imports_the_plan(
     assert plan.source_sha256 == hashlib.sha256(SEED_DOCX).hexdigest()
     assert uploads(var_dir) == []
     assert "plan_upload" not in client.session
+    row.refresh_from_db()
+    assert (row.status, row.token) == ("imported", "")
     event = AuditEvent.objects.get(action="plan_imported")
     assert (event.action, event.actor) == ("plan_imported", reviewer)
     page = client.get(response["Location"])
@@ -258,6 +315,7 @@ def test_unresolved_units_are_flagged_and_confirm_is_refused(
     login(client, personas["office_reviewer"])
     # given a file naming a unit the department does not have
     assert upload(client, UNKNOWN_UNIT_TXT).status_code == 302
+    assert PlanUpload.objects.get().summary["unresolved"] == 1
     # then the preview flags it in red with its line, and Confirm is disabled
     response = client.get(PREVIEW)
     assert response.status_code == 200
@@ -278,6 +336,7 @@ def test_unresolved_units_are_flagged_and_confirm_is_refused(
     assert client.post(CANCEL).status_code == 302
     assert uploads(var_dir) == []
     assert "plan_upload" not in client.session
+    assert PlanUpload.objects.get().status == "cancelled"
 
 
 def test_a_new_upload_replaces_the_waiting_one(
@@ -290,14 +349,16 @@ def test_a_new_upload_replaces_the_waiting_one(
     second = uploads(var_dir)
     assert len(first) == len(second) == 1
     assert first != second
+    assert list(PlanUpload.objects.order_by("pk").values_list("status", flat=True)) == ["cancelled", "done"]
 
 
 @pytest.mark.parametrize(
     "pending",
     [
         {"token": "../../secret_key", "name": "x.txt", "sha256": ""},
-        {"token": "A" * 32, "name": "x.txt", "sha256": ""},
-        {"token": "0" * 32, "name": "x.txt", "sha256": ""},
+        {"upload": "1"},
+        {"upload": 999999},
+        {"upload": True},
         "not a dict",
     ],
 )
@@ -319,7 +380,7 @@ def test_confirm_refuses_a_file_changed_on_disk(
 ) -> None:
     login(client, personas["office_reviewer"])
     upload(client, SEED_TXT)
-    (var_dir / "uploads" / uploads(var_dir)[0]).write_bytes(UNKNOWN_UNIT_TXT)
+    (var_dir / "uploads" / uploads(var_dir)[0]).write_bytes(b'{"appendices": []}')
     response = client.post(CONFIRM)
     assert response.status_code == 302
     assert response["Location"] == UPLOAD
@@ -456,7 +517,7 @@ def test_abandoned_uploads_are_removed_by_the_next_upload(
     old_time = stale.stat().st_mtime - settings.SESSION_MAX_AGE_SECONDS - 60
     os.utime(stale, (old_time, old_time))
     login(client, personas["office_reviewer"])
-    upload(client, SEED_TXT)
+    upload(client, SEED_TXT, run=False)
     kept = uploads(var_dir)
     assert stale.name not in kept
     assert fresh.name in kept
@@ -472,12 +533,23 @@ def test_the_upload_page_script_gets_the_preview_address_and_the_refusal_page(
     content = client.get(UPLOAD).content.decode()
     assert "js/plan-upload.js" in content and "data-plan-upload" in content
     assert 'data-upload-status role="status" aria-live="polite" hidden' in content
-    # a file read: the script is told where the preview is (it shows "Đang đọc tệp…" until then)
+    # a file sent: 202 at once, with where to ask for the job's status and the page to open
     ajax = {"HTTP_X_REQUESTED_WITH": "XMLHttpRequest"}
     response = client.post(UPLOAD, {"file": SimpleUploadedFile("ke-hoach.txt", SEED_TXT)}, **ajax)
-    assert (response.status_code, response.json()) == (200, {"redirect": PREVIEW})
+    row = PlanUpload.objects.get()
+    poll = reverse("plans:upload_status_json", args=[row.pk])
+    waiting = {"status": "queued", "waiting": True, "label": "Đang chờ xử lý…", "message": ""}
+    assert response.status_code == 202
+    assert response.json() == {**waiting, "poll": poll, "page": status_url(row)}
+    assert client.get(poll).json() == response.json()
     assert len(uploads(var_dir)) == 1
-    # a file refused: the same 400 page as without the script, which shows it in place
-    response = client.post(UPLOAD, {"file": SimpleUploadedFile("ke-hoach.txt", b"hello")}, **ajax)
+    # while the job runs, "Đang đọc tệp…"
+    PlanUpload.objects.filter(pk=row.pk).update(status="parsing")
+    assert client.get(poll).json()["label"] == "Đang đọc tệp…"
+    PlanUpload.objects.filter(pk=row.pk).update(status="queued")
+    run_queued_jobs()
+    assert client.get(poll).json()["status"] == "done"
+    # a form refusal (no file): the same 400 page as without the script, which shows it in place
+    response = client.post(UPLOAD, {}, **ajax)
     assert response.status_code == 400
-    assert "Không tìm thấy phụ lục nào" in response.content.decode()
+    assert "Hãy chọn tệp kế hoạch." in response.content.decode()
