@@ -21,6 +21,7 @@ from plans.defaults import DEFAULT_UNITS
 from plans.models import Plan
 from plans.parsing import ParsedPlan, PlanParseError, UnitDirectory, parse_upload, parse_upload_bounded
 from plans.parsing.convert import soffice_path
+from tests.jobs import run_queued_jobs
 
 SEED_DOCX = Path(__file__).resolve().parents[2] / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.docx"
 SOFFICE = soffice_path()
@@ -98,6 +99,7 @@ def test_an_odt_plan_is_imported_through_the_upload_page(
     # when the .odt is uploaded, previewed and confirmed
     response = client.post(reverse("plans:upload"), {"file": SimpleUploadedFile("ke-hoach.odt", odt)})
     assert response.status_code == 302
+    assert run_queued_jobs() == 1  # the parse job converts it with LibreOffice, in the bounded child
     preview = client.get(reverse("plans:upload_preview"))
     assert [t.task_count for t in preview.context["tables"]] == [21, 19, 26, 11]
     assert client.post(reverse("plans:upload_confirm")).status_code == 302

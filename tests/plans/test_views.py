@@ -553,3 +553,156 @@ def test_the_upload_page_script_gets_the_preview_address_and_the_refusal_page(
     response = client.post(UPLOAD, {}, **ajax)
     assert response.status_code == 400
     assert "Hãy chọn tệp kế hoạch." in response.content.decode()
+
+
+# --- The parse job ----------------------------------------------------------------------------
+
+
+def test_the_upload_enqueues_exactly_one_parse_job_and_returns_before_any_parse(
+    client: Client, personas: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def parser_must_not_run(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the web request parsed the file")
+
+    monkeypatch.setattr("plans.uploads.parse_upload_bounded", parser_must_not_run)
+    login(client, personas["office_reviewer"])
+    response = upload(client, SEED_TXT, run=False)
+    row = PlanUpload.objects.get()
+    assert response["Location"] == status_url(row)
+    job = DBTaskResult.objects.get()
+    assert job.task_path == "plans.tasks.parse_plan_upload"
+    assert job.args_kwargs["kwargs"] == {"upload_id": row.pk}
+    assert row.status == "queued"
+
+
+def test_an_upload_whose_transaction_rolls_back_leaves_no_row_no_job_and_no_file(
+    client: Client, personas: dict[str, Any], var_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    def queue_down(**kwargs: Any) -> Any:
+        assert PlanUpload.objects.count() == 1  # the row is written, in the same transaction
+        raise RuntimeError("queue down")
+
+    monkeypatch.setattr("plans.tasks.parse_plan_upload", SimpleNamespace(enqueue=queue_down))
+    login(client, personas["office_reviewer"])
+    client.raise_request_exception = False
+    assert upload(client, SEED_TXT, run=False).status_code == 500
+    assert not PlanUpload.objects.exists()
+    assert DBTaskResult.objects.count() == 0
+    assert uploads(var_dir) == []
+
+
+def test_a_crashing_parse_job_marks_the_upload_failed_and_a_new_upload_works(
+    client: Client, personas: dict[str, Any], var_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from plans import uploads as plan_uploads
+
+    def crash(*args: Any, **kwargs: Any) -> Any:
+        raise MemoryError("worker trouble")
+
+    login(client, personas["office_reviewer"])
+    upload(client, SEED_TXT, run=False)
+    row = PlanUpload.objects.get()
+    monkeypatch.setattr("plans.uploads.parse_upload_bounded", crash)
+    with pytest.raises(MemoryError):
+        plan_uploads.upload_parse(upload_id=row.pk)
+    row.refresh_from_db()
+    assert (row.status, row.message, row.token) == ("failed", plan_uploads.FAILED_MESSAGE, "")
+    assert uploads(var_dir) == []
+    assert nothing_written()
+    page = client.get(status_url(row)).content.decode()
+    assert plan_uploads.FAILED_MESSAGE in page
+    assert client.post(CONFIRM).status_code == 302
+    assert nothing_written()
+    # running the job again does nothing; uploading again works
+    assert plan_uploads.upload_parse(upload_id=row.pk) == "skipped"
+    monkeypatch.undo()
+    DBTaskResult.objects.all().delete()
+    upload(client, SEED_TXT)
+    assert client.get(PREVIEW).context["can_confirm"] is True
+    assert client.post(CONFIRM).status_code == 302
+    assert Plan.objects.get().tasks.count() == 77
+
+
+def test_a_job_that_lost_its_worker_shows_as_failed_after_ten_minutes(
+    client: Client, personas: dict[str, Any], var_dir: Path
+) -> None:
+    import time_machine
+    from django.utils import timezone
+
+    login(client, personas["office_reviewer"])
+    upload(client, SEED_TXT, run=False)
+    row = PlanUpload.objects.get()
+    PlanUpload.objects.filter(pk=row.pk).update(status="parsing", started_at=timezone.now())
+    poll = reverse("plans:upload_status_json", args=[row.pk])
+    assert client.get(poll).json()["label"] == "Đang đọc tệp…"
+    with time_machine.travel(timezone.now() + timezone.timedelta(minutes=11)):
+        data = client.get(poll).json()
+    assert (data["status"], data["waiting"]) == ("failed", False)
+    assert uploads(var_dir) == []
+
+
+def test_cancel_while_the_job_waits_keeps_nothing(
+    client: Client, personas: dict[str, Any], var_dir: Path
+) -> None:
+    login(client, personas["office_reviewer"])
+    upload(client, SEED_TXT, run=False)
+    assert client.post(CANCEL).status_code == 302
+    run_queued_jobs()
+    assert PlanUpload.objects.get().status == "cancelled"
+    assert uploads(var_dir) == []
+    assert nothing_written()
+
+
+# --- Who sees an upload's status --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("persona", ["staff", "unit_head", "director", "deputy", "auditor"])
+def test_an_upload_status_is_404_to_everyone_but_the_uploader_and_the_office(
+    client: Client, personas: dict[str, Any], persona: str
+) -> None:
+    login(client, personas["office_reviewer"])
+    upload(client, SEED_TXT)
+    row = PlanUpload.objects.get()
+    login(client, personas[persona])
+    assert client.get(status_url(row)).status_code == 404
+    assert client.get(reverse("plans:upload_status_json", args=[row.pk])).status_code == 404
+    assert client.get(reverse("plans:upload_status", args=[row.pk + 1])).status_code == 404
+
+
+def test_an_upload_status_sends_anonymous_to_login(client: Client, personas: dict[str, Any]) -> None:
+    login(client, personas["office_reviewer"])
+    upload(client, SEED_TXT, run=False)
+    row = PlanUpload.objects.get()
+    client.logout()
+    for url in (status_url(row), reverse("plans:upload_status_json", args=[row.pk])):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_another_office_member_sees_the_preview_read_only_and_cannot_confirm_it(
+    client: Client, personas: dict[str, Any], django_user_model: Any
+) -> None:
+    from django.contrib.auth.models import Group
+
+    from plans.roles import OFFICE_REVIEWER
+
+    login(client, personas["office_reviewer"])
+    upload(client, SEED_TXT)
+    row = PlanUpload.objects.get()
+    colleague = django_user_model.objects.create_user("vp2", password="x")
+    colleague.groups.add(Group.objects.get(name=OFFICE_REVIEWER))
+    other = Client()
+    login(other, colleague)
+    response = other.get(status_url(row))
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "Xác nhận nhập</button>" not in content
+    assert "chỉ người tải lên mới xác nhận nhập được" in content
+    # their confirm names their own session's upload, which they have none of
+    assert other.post(CONFIRM)["Location"] == UPLOAD
+    assert other.get(PREVIEW)["Location"] == UPLOAD
+    assert nothing_written()
+    assert PlanUpload.objects.get().status == "done"

@@ -104,6 +104,12 @@ TABLE: dict[str, Rule] = {
     "plans:plan": Rule(SIGNED_IN, NOBODY, "every signed-in user reads the plan; GET only"),
     "plans:upload": Rule(OFFICE, OFFICE, "plans.import_plan; empty POST is 400"),
     "plans:upload_preview": Rule(OFFICE, NOBODY, "plans.import_plan; GET only"),
+    "plans:upload_status": Rule(
+        OFFICE | {"staff"},
+        NOBODY,
+        "plans.access.upload_visible: the uploader (here QLCN's staff) and the office",
+    ),
+    "plans:upload_status_json": Rule(OFFICE | {"staff"}, NOBODY, "as plans:upload_status; GET only"),
     "plans:upload_confirm": Rule(NOBODY, OFFICE, "plans.import_plan; POST only"),
     "plans:upload_cancel": Rule(NOBODY, OFFICE, "plans.import_plan; POST only"),
     # plans/urls.py, the set-up pages (plans/views_setup.py): access.may_manage_organisation
@@ -183,6 +189,8 @@ ARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "workflow:period_task": lambda w: {"pk": w.period_task.pk},
     "workflow:evidence": lambda w: {"pk": w.evidence.pk},
     "workflow:notification_open": lambda w: {"pk": w.notification.pk},
+    "plans:upload_status": lambda w: {"pk": plan_upload().pk},
+    "plans:upload_status_json": lambda w: {"pk": plan_upload().pk},
     "plans:setup_unit": lambda w: {"pk": w.step.unit_id},
     "plans:setup_person": lambda w: {"pk": w.notification.user_id},
     "plans:setup_period": lambda w: {"pk": w.period.pk},
@@ -197,6 +205,17 @@ ARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "documents:download": lambda w: {"pk": issued_document(w).pk},
     "documents:period_docx": lambda w: {"pk": w.period.pk},
 }
+
+
+def plan_upload() -> Any:
+    """A plan file QLCN's staff member uploaded (say, while they stood in for the office), waiting for its job."""
+    from plans.models import PlanUpload
+
+    upload, _ = PlanUpload.objects.get_or_create(
+        uploaded_by=get_user_model().objects.get(username="qlcn_cv"),
+        defaults={"name": "ke-hoach.txt", "size": 1, "sha256": "0" * 64},
+    )
+    return upload
 
 
 def issued_document(world: World) -> Any:
