@@ -352,7 +352,7 @@ class PlanUpload(models.Model):
         IMPORTED = "imported", "Đã nhập"
         CANCELLED = "cancelled", "Đã hủy"
 
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=255)
     size = models.PositiveBigIntegerField()
     sha256 = models.CharField(max_length=64)
