@@ -22,7 +22,7 @@ from django.core import mail as django_mail
 from django.core.exceptions import PermissionDenied
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.test import Client
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
@@ -338,12 +338,14 @@ def test_the_office_finds_the_page_in_the_menu(personas: dict[str, Any]) -> None
 def test_two_workers_at_once_send_each_mail_once(units: dict[str, Any], personas: dict[str, Any]) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("row locks (SKIP LOCKED) between connections: PostgreSQL; SQLite: test_mail_outage.py")
-    criterion = CriterionFactory()
-    for n in range(6):
-        plan_task(criterion, lead=[units["QLCN"]], partners=[units["QLTM"]], task=f"Nhiệm vụ {n}")
-    services.period_launch(
-        period=periods(criterion.section.appendix.plan)["Q1"], actor=personas["office_reviewer"]
-    )
+    # Twelve queued mails (a launch now sends one mail per person: queue them directly)
+    with transaction.atomic():
+        mail.mails_enqueue(
+            [
+                OutgoingMail(recipient=f"nguoi{n}@sct.local", subject=f"[CCHC] Thư {n}", body=f"Nội dung {n}")
+                for n in range(12)
+            ]
+        )
     ids = list(OutgoingMail.objects.values_list("pk", flat=True))
     assert len(ids) == 12
     barrier = threading.Barrier(2)
