@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "plans",
+    "audit",
     "workflow",
     "documents",
 ]

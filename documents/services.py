@@ -24,12 +24,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from documents import rendering, signing
 from documents.models import IssuedDocument, Register, number_text
 from plans.models import ReportingPeriod
 from plans.roles import display_name, roles_of
 from workflow import access
-from workflow.audit import audit_record
 from workflow.models import PeriodTask
 from workflow.reports import selectors
 from workflow.reports.formatting import date_line, number_line

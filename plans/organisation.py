@@ -14,10 +14,10 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
+from audit.services import audit_record
 from plans import roles
 from plans.defaults import UnitSeed
 from plans.models import Membership, Unit
-from workflow.audit import audit_record
 
 User = get_user_model()
 

@@ -41,7 +41,7 @@ def periods_ensure(*, plan: Plan) -> list[ReportingPeriod]:
 def period_deadline_set(*, period: ReportingPeriod, deadline: datetime.date, actor: Any) -> ReportingPeriod:
     """Change a period's internal deadline (the model's own rules apply: full_clean); the open
     steps of its runs get their due dates again from it, so reminders follow. Audited."""
-    from workflow.audit import audit_record
+    from audit.services import audit_record
     from workflow.models import Step
     from workflow.services import step_due_date
 

@@ -192,8 +192,8 @@ def mails_resend(*, actor: Any, mail_ids: list[int] | None = None) -> int:
 
     ``mail_ids`` None: every mail that needs attention. Sent mails are never queued again.
     """
+    from audit.services import audit_record
     from workflow import access
-    from workflow.audit import audit_record
     from workflow.tasks import deliver_mails
 
     if not access.may_manage_outgoing_mail(actor):

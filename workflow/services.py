@@ -24,9 +24,9 @@ from django.urls import reverse
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
+from audit.services import audit_record
 from plans.models import Plan, PlanTask, ReportingPeriod, Unit
 from workflow import access, selectors
-from workflow.audit import audit_record
 from workflow.mail import header_line, mails_enqueue
 from workflow.models import Evidence, Notification, PeriodTask, Stage, Step, TaskProcess
 from workflow.notifications import mails_of, notification_text, notifications_grouped

@@ -36,12 +36,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from plans import roles
 from plans.defaults import DEFAULT_UNITS
 from plans.models import Appendix, Criterion, Plan, PlanTask, Section
 from plans.parsing import Limits, PlanParseError, UnitDirectory, parse_upload, parse_upload_bounded
 from plans.parsing.bounded import child_env
-from workflow.models import AuditEvent
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
 SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()

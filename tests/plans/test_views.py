@@ -11,8 +11,8 @@ from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from plans.models import Appendix, Criterion, CriterionGroup, Plan, PlanTask, ReportingPeriod, Section
-from workflow.models import AuditEvent
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
 SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()

@@ -18,8 +18,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from workflow.audit import ChainStatus, action_label, verify_chain_status
-from workflow.models import AuditEvent
+from audit.models import AuditEvent, action_label
+from audit.services import ChainStatus, verify_chain_status
 
 _ANCHOR = re.compile(r"^(\d{1,18}):([0-9a-f]{64})$")
 HEAD_FILE = "audit-head.txt"
