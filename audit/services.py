@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -129,7 +130,7 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
 
 def audit_record(
     *,
-    actor: Any,
+    actor: AbstractBaseUser | AnonymousUser | None,
     action: AuditAction | str,
     period_task: Model | None = None,
     step: Model | None = None,
@@ -153,8 +154,8 @@ def audit_record(
         seq=(last["seq"] + 1) if last else 1,
         created_at=timezone.now(),
         action=str(action),
-        period_task=period_task,
-        step=step,
+        period_task=period_task,  # type: ignore[misc]  # workflow's rows, by string (the trail is below it)
+        step=step,  # type: ignore[misc]
         reason=reason,
         data=json.loads(json.dumps(data or {}, ensure_ascii=False, default=str)),
         prev_hash=last["hash"] if last else GENESIS,

@@ -15,7 +15,7 @@ from django.db import transaction
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from audit.services import audit_record
-from plans import roles
+from plans import access, roles
 from plans.defaults import UnitSeed
 from plans.models import Membership, Unit
 
@@ -264,7 +264,7 @@ def person_update(
     """
     from django.core.exceptions import PermissionDenied, ValidationError
 
-    if user.is_superuser:
+    if access.is_administrator(user):
         raise PermissionDenied("Tài khoản quản trị hệ thống chỉ được sửa trong trang quản trị.")
     wanted_roles = set(global_roles) & set(GLOBAL_ROLES)
     if actor is not None and user.pk == actor.pk:

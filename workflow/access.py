@@ -1,5 +1,9 @@
 """Who may see or do what: the one place each kind of object is checked.
 
+Page-level rights (``capabilities(user)``: launch, import, audit search, dashboard scope,
+period downloads, set-up, calendar, failed mails, documents) come from ``plans.access``
+and are re-exported here.
+
 Views call ``period_task_get_for_user`` / ``step_get_for_user``; the custom viewflow
 node delegates ``can_assign`` / ``can_execute`` here too, so the engine and the pages
 cannot disagree. A denial is a ``PermissionDenied`` (HTTP 403), never a login redirect.
@@ -12,8 +16,46 @@ from typing import Any, Literal
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+# Page-level rights and the plan's own checks live in plans.access (plans imports nothing
+# from workflow); re-exported so that workflow's views and documents ask this one module.
+from plans.access import (
+    Capabilities,
+    auditors,
+    capabilities,
+    director,
+    has_unit_perm,
+    leaders,
+    may_manage_organisation,
+    may_sign_off,
+    require,
+    reviewers,
+    reviews_reports,
+    signers_for,
+    signs_off_everything,
+    units_signed_off_by,
+    working_calendar_check,
+)
 from plans.roles import roles_of
 from workflow.models import PeriodTask, Step
+
+__all__ = [
+    "Capabilities",
+    "auditors",
+    "capabilities",
+    "director",
+    "leaders",
+    "may_manage_organisation",
+    "may_sign_off",
+    "reviews_reports",
+    "signs_off_everything",
+    "units_signed_off_by",
+    "reviewers",
+    "period_task_get_for_user",
+    "require",
+    "signers_for",
+    "step_get_for_user",
+    "working_calendar_check",
+]
 
 StepAction = Literal["view", "claim", "assign", "execute"]
 
@@ -31,26 +73,6 @@ def may_view_period_task(user: Any, period_task: PeriodTask) -> bool:
         period_task.plan_task.lead_units.filter(pk=roles.unit.pk).exists()
         or period_task.plan_task.partner_units.filter(pk=roles.unit.pk).exists()
     )
-
-
-def may_manage_organisation(user: Any) -> bool:
-    """The office's set-up pages (units, people and their roles, period deadlines): the CCHC
-    focal point of Văn phòng Sở, as for launching and importing; superusers have the admin too."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_superuser or roles_of(user).is_office
-
-
-def _has_unit_perm(user: Any, perm: str, unit: Any) -> bool:
-    """Object permission on a unit, through one guardian checker per user object (it caches
-    the user's and groups' grants, so several checks on one page cost two queries)."""
-    from guardian.core import ObjectPermissionChecker
-
-    checker = getattr(user, "_unit_perm_checker", None)
-    if checker is None:
-        checker = ObjectPermissionChecker(user)
-        user._unit_perm_checker = checker
-    return checker.has_perm(perm.split(".", 1)[1], unit)
 
 
 def wrote_report_under_decision(user: Any, step: Step) -> bool:
@@ -88,16 +110,11 @@ def is_qualified(user: Any, step: Step) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
     if step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER):
-        return step.unit is not None and _has_unit_perm(user, "plans.work_on_unit", step.unit)
+        return step.unit is not None and has_unit_perm(user, "plans.work_on_unit", step.unit)
     if step.kind == Step.Kind.REVIEW:
-        return user.has_perm("workflow.review_taskprocess") and not wrote_report_under_decision(user, step)
+        return reviews_reports(user) and not wrote_report_under_decision(user, step)
     if step.kind == Step.Kind.SIGN_OFF:
-        if not (
-            user.has_perm("plans.sign_off_unit")
-            or (step.unit is not None and _has_unit_perm(user, "plans.sign_off_unit", step.unit))
-        ):
-            return False
-        return not wrote_report_under_decision(user, step)
+        return may_sign_off(user, step.unit) and not wrote_report_under_decision(user, step)
     return False
 
 
@@ -113,7 +130,7 @@ def may_assign(user: Any, step: Step) -> bool:
         and step.unit is not None
         and user.is_authenticated
         and user.is_active
-        and _has_unit_perm(user, "plans.manage_unit", step.unit)
+        and has_unit_perm(user, "plans.manage_unit", step.unit)
     )
 
 
@@ -123,21 +140,6 @@ def may_assign_to(step: Step, assignee: Any) -> bool:
 
 def may_execute(user: Any, step: Step) -> bool:
     return step.state == Step.State.OPEN and step.assignee_id == user.pk and is_qualified(user, step)
-
-
-def may_manage_outgoing_mail(user: Any) -> bool:
-    """The failed-deliveries page and "Gửi lại": the office (Văn phòng Sở), who runs the periods."""
-    return user.is_authenticated and user.is_active and user.has_perm("workflow.launch_taskprocess")
-
-
-def may_issue_documents(user: Any) -> bool:
-    """Numbering, signing and issuing outgoing documents (documents/): the office (Văn phòng Sở)."""
-    return user.is_authenticated and user.is_active and user.has_perm("workflow.launch_taskprocess")
-
-
-def may_read_issued_documents(user: Any) -> bool:
-    """The register of issued documents and their frozen PDFs: who may read the period report."""
-    return user.is_authenticated and user.is_active and (roles_of(user).sees_everything or user.is_superuser)
 
 
 _CHECKS = {"claim": may_claim, "assign": may_assign, "execute": may_execute}
@@ -165,18 +167,3 @@ def step_get_for_user(*, user: Any, pk: int, action: StepAction = "view") -> Ste
     if action != "view" and not _CHECKS[action](user, step):
         raise PermissionDenied("Bạn không có quyền thực hiện thao tác này ở bước này.")
     return step
-
-
-def working_calendar_check(user: Any, *, edit: bool = False) -> None:
-    """Lịch làm việc: office, leadership and auditors read it; only the office (Văn phòng Sở,
-    đầu mối CCHC) enters or removes days off and make-up working days."""
-    roles = roles_of(user)
-    if not user.is_authenticated or not user.is_active:
-        raise PermissionDenied("Bạn cần đăng nhập.")
-    if edit:
-        if roles.is_office or user.is_superuser:
-            return
-        raise PermissionDenied("Chỉ Văn phòng Sở được nhập ngày nghỉ, ngày làm bù.")
-    if roles.sees_everything or user.is_superuser:
-        return
-    raise PermissionDenied("Lịch làm việc dành cho Văn phòng Sở, Lãnh đạo Sở và người kiểm tra.")

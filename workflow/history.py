@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET
 
 from audit.models import AuditAction, AuditEvent, action_label
 from plans.models import Membership, Unit
-from plans.roles import display_name, roles_of
+from plans.roles import display_name
 from workflow import access, counting, selectors
 from workflow.models import BUCKET_COLOURS, PeriodTask, Step
 
@@ -451,8 +451,7 @@ def task_history_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _may_search(user: Any) -> bool:
-    roles = roles_of(user)
-    return user.is_superuser or roles.is_auditor or roles.is_leadership or roles.is_office
+    return access.capabilities(user).audit_search
 
 
 class PeriodSelect(forms.Select):

@@ -196,7 +196,7 @@ def mails_resend(*, actor: Any, mail_ids: list[int] | None = None) -> int:
     from workflow import access
     from workflow.tasks import deliver_mails
 
-    if not access.may_manage_outgoing_mail(actor):
+    if not access.capabilities(actor).failed_mails:
         raise PermissionDenied("Chỉ Văn phòng Sở được gửi lại thư.")
     mails = mails_needing_attention().select_for_update()
     if mail_ids is not None:

@@ -16,10 +16,10 @@ from django.db.models import Count
 from openpyxl import load_workbook
 
 from audit.models import AuditEvent
-from plans.management.commands.seed_demo_year import current_period
 from plans.models import Appendix, Criterion, Plan, PlanTask, ReportingPeriod, Section, Unit
 from plans.periods import periods_ensure
 from workflow import services
+from workflow.management.commands.seed_demo_year import current_period
 from workflow.models import Notification, PeriodTask, Step
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"

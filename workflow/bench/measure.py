@@ -647,8 +647,6 @@ class ThroughputResult:
         return {**self.__dict__, "steps_per_second": round(self.steps_per_second, 1)}
 
 
-OPEN_TASK_STATUSES = ("NEW", "ASSIGNED", "STARTED")
-
 DUPLICATES_SQL = """
 SELECT count(DISTINCT process_id) FROM (
     SELECT t.process_id
