@@ -62,7 +62,7 @@ SECRET_KEY = _secret_key()
 def _audit_hmac_key() -> tuple[str, str]:
     """The audit chain's HMAC key and where it came from: AUDIT_HMAC_KEY, else a key generated
     once into var/ (development). Never in the database: whoever can write the database
-    without it cannot append an event that verifies (workflow/audit.py)."""
+    without it cannot append an event that verifies (audit/services.py)."""
     if key := os.environ.get("AUDIT_HMAC_KEY"):
         return key, "env"
     path = VAR_DIR / "audit_hmac_key"

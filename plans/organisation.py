@@ -26,6 +26,7 @@ def _forget_roles(user: Any) -> None:
     # roles_of() caches on the user object; the audit trail copies the actor's unit and
     # role from it, so a changed person must not act under their old role afterwards.
     user.__dict__.pop("_roles_cache", None)
+    user.__dict__.pop("_capabilities_cache", None)  # plans.access.capabilities, derived from the roles
 
 
 def _permission(dotted: str) -> Permission:
