@@ -133,7 +133,9 @@ TABLE: dict[str, Rule] = {
     "history:task": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
     "history:task_pdf": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
     "history:task_xlsx": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
-    "history:search": Rule(SEES_EVERYTHING, NOBODY, "auditors, leadership, office (capabilities.audit_search); GET only"),
+    "history:search": Rule(
+        SEES_EVERYTHING, NOBODY, "auditors, leadership, office (capabilities.audit_search); GET only"
+    ),
     # --- workflow/dashboard_urls.py
     "dashboard:index": Rule(UNIT_HEADS_AND_OVERSIGHT, NOBODY, "dashboard_scope_for_user; GET only"),
     "dashboard:tasks": Rule(UNIT_HEADS_AND_OVERSIGHT, NOBODY, "dashboard_scope_for_user; GET only"),
