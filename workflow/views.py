@@ -200,9 +200,8 @@ def my_steps(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def unit_queue(request: HttpRequest) -> HttpResponse:
+    access.require(access.capabilities(request.user).unit_queue, "Bạn không thuộc đơn vị nào.")
     roles = roles_of(request.user)
-    if roles.unit is None:
-        raise PermissionDenied("Bạn không thuộc đơn vị nào.")
     if request.method == "POST":
         ids = [i for i in map(selectors.parse_id, request.POST.getlist("steps")) if i is not None]
         if not ids:
