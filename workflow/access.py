@@ -11,7 +11,7 @@ cannot disagree. A denial is a ``PermissionDenied`` (HTTP 403), never a login re
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -24,6 +24,7 @@ from plans.access import (
     capabilities,
     director,
     has_unit_perm,
+    is_administrator,
     leaders,
     may_manage_organisation,
     may_sign_off,
@@ -57,15 +58,20 @@ __all__ = [
     "working_calendar_check",
 ]
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser
+
 StepAction = Literal["view", "claim", "assign", "execute"]
 
 
-def may_view_period_task(user: Any, period_task: PeriodTask) -> bool:
+def may_view_period_task(user: AnyUser, period_task: PeriodTask) -> bool:
     """Office, leadership and auditors see everything; a unit sees the tasks it leads or helps with."""
     if not user.is_authenticated:
         return False
     roles = roles_of(user)
-    if roles.sees_everything or user.is_superuser:
+    if roles.sees_everything or is_administrator(user):
         return True
     if roles.unit is None:
         return False
@@ -75,7 +81,7 @@ def may_view_period_task(user: Any, period_task: PeriodTask) -> bool:
     )
 
 
-def wrote_report_under_decision(user: Any, step: Step) -> bool:
+def wrote_report_under_decision(user: AnyUser, step: Step) -> bool:
     """Separation of duties: did ``user`` submit a lead or partner report that this review or
     sign-off step decides on?
 
@@ -85,7 +91,7 @@ def wrote_report_under_decision(user: Any, step: Step) -> bool:
     back to the office re-reviews the same reports in the next round. One query per step and
     user, remembered on the step instance (a page asks several times).
     """
-    cache: dict[int, bool] = step.__dict__.setdefault("_wrote_report_cache", {})
+    cache: dict[int | None, bool] = step.__dict__.setdefault("_wrote_report_cache", {})
     if user.pk in cache:
         return cache[user.pk]
     in_force: dict[tuple[str, int | None], int | None] = {}
@@ -105,7 +111,7 @@ def wrote_report_under_decision(user: Any, step: Step) -> bool:
     return cache[user.pk]
 
 
-def is_qualified(user: Any, step: Step) -> bool:
+def is_qualified(user: AnyUser, step: Step) -> bool:
     """The user's role fits the step's kind and unit; nobody decides on their own report."""
     if not user.is_authenticated or not user.is_active:
         return False
@@ -118,11 +124,11 @@ def is_qualified(user: Any, step: Step) -> bool:
     return False
 
 
-def may_claim(user: Any, step: Step) -> bool:
+def may_claim(user: AnyUser, step: Step) -> bool:
     return step.state == Step.State.OPEN and step.assignee_id is None and is_qualified(user, step)
 
 
-def may_assign(user: Any, step: Step) -> bool:
+def may_assign(user: AnyUser, step: Step) -> bool:
     """A unit head hands their unit's open steps to a member (or to another one)."""
     return (
         step.state == Step.State.OPEN
@@ -134,18 +140,18 @@ def may_assign(user: Any, step: Step) -> bool:
     )
 
 
-def may_assign_to(step: Step, assignee: Any) -> bool:
+def may_assign_to(step: Step, assignee: AnyUser) -> bool:
     return assignee.is_active and is_qualified(assignee, step)
 
 
-def may_execute(user: Any, step: Step) -> bool:
+def may_execute(user: AnyUser, step: Step) -> bool:
     return step.state == Step.State.OPEN and step.assignee_id == user.pk and is_qualified(user, step)
 
 
 _CHECKS = {"claim": may_claim, "assign": may_assign, "execute": may_execute}
 
 
-def period_task_get_for_user(*, user: Any, pk: int) -> PeriodTask:
+def period_task_get_for_user(*, user: AnyUser, pk: int) -> PeriodTask:
     try:
         period_task = PeriodTask.objects.select_related("plan_task", "period").get(pk=pk)
     except PeriodTask.DoesNotExist as exc:
@@ -155,7 +161,7 @@ def period_task_get_for_user(*, user: Any, pk: int) -> PeriodTask:
     return period_task
 
 
-def step_get_for_user(*, user: Any, pk: int, action: StepAction = "view") -> Step:
+def step_get_for_user(*, user: AnyUser, pk: int, action: StepAction = "view") -> Step:
     try:
         step = Step.objects.select_related(
             "period_task__plan_task", "period_task__period", "unit", "task"
