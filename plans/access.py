@@ -36,6 +36,11 @@ def _role_perm(roles: Roles, perm: str) -> bool:
     return any(perm in ROLE_PERMISSIONS.get(group, ()) for group in roles.groups)
 
 
+def _roles_with(perm: str) -> list[str]:
+    """The role groups that carry ``perm``: the same table read the other way."""
+    return [group for group, perms in ROLE_PERMISSIONS.items() if perm in perms]
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a user may open or start, page by page; in every template as ``capabilities``."""
@@ -172,9 +177,8 @@ def units_signed_off_by(user: AnyUser) -> list[int]:
 
 def reviewers() -> QuerySet:
     """Who reviews the reports (the office's CCHC focal point), to be told a review is waiting."""
-    from plans.roles import OFFICE_REVIEWER
-
-    return get_user_model().objects.filter(groups__name=OFFICE_REVIEWER, is_active=True).distinct()
+    reviewing = _roles_with("workflow.review_taskprocess")
+    return get_user_model().objects.filter(groups__name__in=reviewing, is_active=True).distinct()
 
 
 def signers_for(unit_id: int | None) -> QuerySet:
@@ -183,7 +187,7 @@ def signers_for(unit_id: int | None) -> QuerySet:
     qualification, its notification and the "Chờ phê duyệt" list."""
     from guardian.models import UserObjectPermission
 
-    signers = Q(groups__name=DIRECTOR)
+    signers = Q(groups__name__in=_roles_with("plans.sign_off_unit"))  # the director
     if unit_id is not None:
         signers |= Q(
             pk__in=UserObjectPermission.objects.filter(
