@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from whitenoise.compress import Compressor
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -20,11 +21,24 @@ VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+    """A yes/no setting: 1/0, true/false, yes/no, on/off (any case); unset or empty is the
+    default. Anything else is refused, so a typo ("ture", "Flase") never silently turns a
+    security setting off."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={os.environ[name]!r} is not a yes/no value: use one of 1/0, true/false, yes/no, on/off."
+    )
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -48,7 +62,7 @@ SECRET_KEY = _secret_key()
 def _audit_hmac_key() -> tuple[str, str]:
     """The audit chain's HMAC key and where it came from: AUDIT_HMAC_KEY, else a key generated
     once into var/ (development). Never in the database: whoever can write the database
-    without it cannot append an event that verifies (workflow/audit.py)."""
+    without it cannot append an event that verifies (audit/services.py)."""
     if key := os.environ.get("AUDIT_HMAC_KEY"):
         return key, "env"
     path = VAR_DIR / "audit_hmac_key"
@@ -87,6 +101,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "plans",
+    "audit",
     "workflow",
     "documents",
 ]
@@ -123,6 +138,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "plans.context_processors.roles",
+                "plans.context_processors.capabilities",
                 "workflow.context_processors.notifications",
             ],
         },

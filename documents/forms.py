@@ -3,11 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth import get_user_model
 
 from documents import conf
 from documents.models import IssuedDocument
-from plans import roles
+from plans import access
 from plans.models import ReportingPeriod
 from plans.roles import display_name
 
@@ -25,10 +24,7 @@ class IssueForm(forms.Form):
     period_task = forms.IntegerField(label="Mã nhiệm vụ (hồ sơ nhiệm vụ)", required=False, min_value=1)
     signer = LeaderChoice(
         label="Người ký",
-        queryset=get_user_model()
-        .objects.filter(is_active=True, groups__name__in=[roles.DIRECTOR, roles.DEPUTY_DIRECTOR])
-        .distinct()
-        .order_by("username"),
+        queryset=access.leaders().order_by("username"),
     )
     replaces = forms.ModelChoiceField(
         label="Thay thế văn bản (đính chính)",

@@ -24,12 +24,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from documents import rendering, signing
 from documents.models import IssuedDocument, Register, number_text
 from plans.models import ReportingPeriod
 from plans.roles import display_name, roles_of
 from workflow import access
-from workflow.audit import audit_record
 from workflow.models import PeriodTask
 from workflow.reports import selectors
 from workflow.reports.formatting import date_line, number_line
@@ -222,7 +222,7 @@ def issue(
     now: datetime.datetime | None = None,
 ) -> IssuedDocument:
     """Number, render, sign and store one document (see the module's docstring)."""
-    if actor is not None and not access.may_issue_documents(actor):
+    if actor is not None and not access.capabilities(actor).document_issue:
         raise PermissionDenied("Chỉ Văn phòng Sở được ban hành (cấp số, ký số) văn bản đi.")
     if replaces is not None and replaces.state != IssuedDocument.State.ISSUED:
         raise ValidationError("Chỉ thay thế được một văn bản đã ban hành.")
@@ -283,8 +283,7 @@ def issue_dossier(*, period_task_id: int, signer: Any, actor: Any, **kwargs: Any
 
 def default_signer() -> Any:
     """The director (the first active one), who signs when no one else is named."""
-    from django.contrib.auth import get_user_model
 
-    from plans import roles
+    from workflow import access
 
-    return get_user_model().objects.filter(is_active=True, groups__name=roles.DIRECTOR).order_by("pk").first()
+    return access.director().first()

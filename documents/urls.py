@@ -8,6 +8,6 @@ urlpatterns = [
     path("xac-minh/", views.verify, name="verify"),
     path("so-van-ban-di/", views.register, name="register"),
     path("ban-hanh/", views.issue, name="issue"),
-    path("<str:pk>/pdf/", views.download, name="download"),
-    path("ky/<str:pk>/docx/", views.period_docx, name="period_docx"),
+    path("<int:pk>/pdf/", views.download, name="download"),
+    path("ky/<int:pk>/docx/", views.period_docx, name="period_docx"),
 ]

@@ -1,7 +1,7 @@
 """Pages of the register of issued documents, issuing, downloads, and the public verification.
 
-Permissions come from workflow/access.py (``may_issue_documents``,
-``may_read_issued_documents``); the verification page is public (no login) and rate-limited
+Permissions come from workflow/access.py (``capabilities(user).document_issue``,
+``.document_register``); the verification page is public (no login) and rate-limited
 per client address.
 """
 
@@ -43,14 +43,14 @@ def _attachment(data: bytes, *, content_type: str, filename: str) -> HttpRespons
 @require_GET
 def register(request: HttpRequest) -> HttpResponse:
     """Sổ văn bản đi: every number taken, issued or cancelled; the issue form for the office."""
-    if not access.may_read_issued_documents(request.user):
+    if not access.capabilities(request.user).document_register:
         raise PermissionDenied("Chỉ Văn phòng Sở, Lãnh đạo Sở và tổ kiểm tra được xem sổ văn bản đi.")
     documents = list(
         IssuedDocument.objects.select_related("register", "replaces__register").defer("pdf", "replaces__pdf")[
             :500
         ]
     )
-    may_issue = access.may_issue_documents(request.user)
+    may_issue = access.capabilities(request.user).document_issue
     periods = list(ReportingPeriod.objects.select_related("plan").order_by("-plan__year", "pk")[:12])
     return render(
         request,
@@ -67,7 +67,7 @@ def register(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def issue(request: HttpRequest) -> HttpResponse:
-    if not access.may_issue_documents(request.user):
+    if not access.capabilities(request.user).document_issue:
         raise PermissionDenied("Chỉ Văn phòng Sở được ban hành (cấp số, ký số) văn bản đi.")
     form = IssueForm(request.POST)
     if not form.is_valid():
@@ -111,11 +111,11 @@ def issue(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def download(request: HttpRequest, pk: str) -> HttpResponse:
+def download(request: HttpRequest, pk: int) -> HttpResponse:
     """The frozen, signed PDF exactly as issued."""
-    if not access.may_read_issued_documents(request.user):
+    if not access.capabilities(request.user).document_register:
         raise PermissionDenied("Chỉ Văn phòng Sở, Lãnh đạo Sở và tổ kiểm tra được tải văn bản đã ban hành.")
-    number = parse_id(pk)
+    number = parse_id(str(pk))  # in range for the database, else 404
     document = (
         IssuedDocument.objects.select_related("register")
         .filter(pk=number, state=IssuedDocument.State.ISSUED)
@@ -131,12 +131,12 @@ def download(request: HttpRequest, pk: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def period_docx(request: HttpRequest, pk: str) -> HttpResponse:
+def period_docx(request: HttpRequest, pk: int) -> HttpResponse:
     """The period report as an editable .docx (ND30 layout), for the office to edit before issuing;
     the same audience as the report's PDF (it is the same document, not yet numbered)."""
-    if not access.may_read_issued_documents(request.user):
+    if not access.capabilities(request.user).document_register:
         raise PermissionDenied("Chỉ Văn phòng Sở, Lãnh đạo Sở và tổ kiểm tra được tải báo cáo của kỳ.")
-    number = parse_id(pk)
+    number = parse_id(str(pk))  # in range for the database, else 404
     try:
         period = selectors.period_get(number) if number is not None else None
     except Exception:
@@ -148,7 +148,7 @@ def period_docx(request: HttpRequest, pk: str) -> HttpResponse:
     return _attachment(
         body,
         content_type=DOCX,
-        filename=f"Báo cáo kết quả CCHC {period.get_code_display()} {period.plan.year}.docx",
+        filename=f"{period.report_file_name}.docx",
     )
 
 

@@ -215,7 +215,7 @@ def calendar_day_add(*, day: datetime.date, kind: str, note: str, actor: Any) ->
     Refused (ValidationError, nothing written): a day already entered, a make-up working
     day on a day that already is one, a day off on a day that already is off.
     """
-    from workflow.audit import audit_record
+    from audit.services import audit_record
 
     if kind not in CalendarDay.Kind.values:
         raise ValidationError({"kind": "Loại ngày không hợp lệ."})
@@ -242,7 +242,7 @@ def calendar_day_add(*, day: datetime.date, kind: str, note: str, actor: Any) ->
 @transaction.atomic
 def calendar_day_remove(*, entry_id: int, actor: Any) -> CalendarDay:
     """Xóa một ngày đã nhập: the day falls back to the weekend and public-holiday rule; audited."""
-    from workflow.audit import audit_record
+    from audit.services import audit_record
 
     entry = CalendarDay.objects.select_for_update().filter(pk=entry_id).first()
     if entry is None:

@@ -1,6 +1,6 @@
 """Lịch làm việc: a year's working-day calendar; the office enters days off and make-up days.
 
-Reading and editing are decided in ``workflow.access.working_calendar_check``; the rule
+Reading and editing are decided in ``plans.access.working_calendar_check``; the rule
 itself lives in ``plans.calendar``.
 """
 
@@ -21,8 +21,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from plans import calendar
+from plans.access import working_calendar_check
 from plans.models import CalendarDay
-from workflow.access import working_calendar_check
 
 MONTH_NAMES = [f"Tháng {m}" for m in range(1, 13)]
 FIRST_YEAR, LAST_YEAR = 2000, 2100

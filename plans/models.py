@@ -266,11 +266,17 @@ class ReportingPeriod(models.Model):
         constraints = [models.UniqueConstraint(fields=["plan", "code"], name="period_unique_code")]
 
     def __str__(self) -> str:
-        return f"{self.get_code_display()}/{self.plan.year}"
+        return self.label
 
     @property
     def label(self) -> str:
+        """The period's one name wherever a person reads it: "Quý I/2024"."""
         return f"{self.get_code_display()}/{self.plan.year}"
+
+    @property
+    def report_file_name(self) -> str:
+        """The period report's file name, without extension (no slash in a file name)."""
+        return f"Báo cáo kết quả CCHC {self.get_code_display()} {self.plan.year}"
 
     def clean(self) -> None:
         """A deadline after the national cut-off of its period is refused (issue 11, part 8)."""

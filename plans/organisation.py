@@ -14,10 +14,10 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
-from plans import roles
+from audit.services import audit_record
+from plans import access, roles
 from plans.defaults import UnitSeed
 from plans.models import Membership, Unit
-from workflow.audit import audit_record
 
 User = get_user_model()
 
@@ -26,6 +26,7 @@ def _forget_roles(user: Any) -> None:
     # roles_of() caches on the user object; the audit trail copies the actor's unit and
     # role from it, so a changed person must not act under their old role afterwards.
     user.__dict__.pop("_roles_cache", None)
+    user.__dict__.pop("_capabilities_cache", None)  # plans.access.capabilities, derived from the roles
 
 
 def _permission(dotted: str) -> Permission:
@@ -264,7 +265,7 @@ def person_update(
     """
     from django.core.exceptions import PermissionDenied, ValidationError
 
-    if user.is_superuser:
+    if access.is_administrator(user):
         raise PermissionDenied("Tài khoản quản trị hệ thống chỉ được sửa trong trang quản trị.")
     wanted_roles = set(global_roles) & set(GLOBAL_ROLES)
     if actor is not None and user.pk == actor.pk:

@@ -41,9 +41,8 @@ def periods_ensure(*, plan: Plan) -> list[ReportingPeriod]:
 def period_deadline_set(*, period: ReportingPeriod, deadline: datetime.date, actor: Any) -> ReportingPeriod:
     """Change a period's internal deadline (the model's own rules apply: full_clean); the open
     steps of its runs get their due dates again from it, so reminders follow. Audited."""
-    from workflow.audit import audit_record
-    from workflow.models import Step
-    from workflow.services import step_due_date
+    from audit.services import audit_record
+    from plans.hooks import period_deadline_changed
 
     period = ReportingPeriod.objects.select_for_update().select_related("plan").get(pk=period.pk)
     before = period.deadline
@@ -52,11 +51,8 @@ def period_deadline_set(*, period: ReportingPeriod, deadline: datetime.date, act
     period.deadline = deadline
     period.full_clean()
     period.save(update_fields=["deadline"])
-    moved = 0
-    for kind in Step.Kind.values:
-        moved += Step.objects.filter(period_task__period=period, kind=kind, state=Step.State.OPEN).update(
-            due_date=step_due_date(period=period, kind=kind)
-        )
+    # The open steps of its runs follow (workflow.services.steps_redate_for_period).
+    moved = sum(int(n) for _, n in period_deadline_changed.send(sender=ReportingPeriod, period=period) if n)
     audit_record(
         actor=actor,
         action="deadline_changed",

@@ -76,7 +76,9 @@ class Roles:
 
     @property
     def label(self) -> str:
-        names = [g for g in (DIRECTOR, DEPUTY_DIRECTOR, OFFICE_REVIEWER, AUDITOR) if g in self.groups]
+        names: list[str] = [
+            g for g in (DIRECTOR, DEPUTY_DIRECTOR, OFFICE_REVIEWER, AUDITOR) if g in self.groups
+        ]
         if self.unit is not None:
             names.append(f"{UNIT_HEAD if self.is_head else STAFF} – {self.unit.name}")
         return "; ".join(names)
@@ -93,13 +95,13 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> Roles:
         return cached
     from plans.models import Membership
 
-    membership = Membership.objects.select_related("unit").filter(user=user).first()
+    membership = Membership.objects.select_related("unit").filter(user=user).first()  # type: ignore[misc]
     roles = Roles(
         groups=frozenset(user.groups.values_list("name", flat=True)),  # type: ignore[attr-defined]
         unit=membership.unit if membership else None,
         is_head=bool(membership and membership.role == Membership.Role.HEAD),
     )
-    user._roles_cache = roles  # type: ignore[union-attr]
+    user._roles_cache = roles  # type: ignore[union-attr,attr-defined]
     return roles
 
 

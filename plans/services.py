@@ -16,11 +16,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from plans.models import Appendix, Criterion, CriterionGroup, Plan, PlanTask, Section, Unit
 from plans.parsing import ParsedPlan, PlanParseError, UnitDirectory, UnitRef
 from plans.periods import periods_ensure
 from plans.text import fold
-from workflow.audit import audit_record
 
 # Fields of a task compared to decide whether a re-import "changed" it. ``position``
 # (the order in the whole plan) is kept up to date but not counted: adding one task

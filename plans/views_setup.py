@@ -1,7 +1,7 @@
 """Thiết lập: the office's day-to-day set-up on the product's own pages.
 
 Units, people and their roles, the deadlines of a plan's reporting periods. Who may use
-them is decided in workflow.access (``may_manage_organisation``); the writes go through
+them is decided in plans.access (``may_manage_organisation``); the writes go through
 plans.organisation and plans.periods, which audit them. The Django admin stays for
 superusers. Pages that name an object look it up first (an id that names nothing is a 404
 for everyone), then check the role (403).
@@ -21,11 +21,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from plans import organisation, periods
+from plans import access, organisation, periods
+from plans.access import may_manage_organisation
 from plans.forms_setup import DeadlineForm, PersonForm, UnitForm
 from plans.models import Membership, ReportingPeriod, Unit
 from plans.selectors import plan_pick
-from workflow.access import may_manage_organisation
 
 User = get_user_model()
 
@@ -60,7 +60,7 @@ def setup_index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "setup/index.html",
-        {"units": Unit.objects.count(), "people": User.objects.filter(is_superuser=False).count()},
+        {"units": Unit.objects.count(), "people": access.department_people().count()},
     )
 
 
@@ -99,7 +99,7 @@ def unit_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 def _people() -> Any:
     return (
-        User.objects.filter(is_superuser=False)
+        access.department_people()
         .select_related("membership__unit")
         .prefetch_related(Prefetch("groups"))
         .order_by("first_name", "last_name", "username")  # Vietnamese lists sort by the given name
@@ -130,7 +130,7 @@ def person_list(request: HttpRequest) -> HttpResponse:
 def person_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     person = _get(User.objects.all(), pk, "Không tìm thấy người dùng.") if pk is not None else None
     _require_manager(request)
-    if person is not None and person.is_superuser:
+    if person is not None and access.is_administrator(person):
         raise PermissionDenied("Tài khoản quản trị hệ thống chỉ được sửa trong trang quản trị.")
     context: dict[str, Any] = {"person": person}
     if request.method == "GET":

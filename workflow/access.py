@@ -1,5 +1,9 @@
 """Who may see or do what: the one place each kind of object is checked.
 
+Page-level rights (``capabilities(user)``: launch, import, audit search, dashboard scope,
+period downloads, set-up, calendar, failed mails, documents) come from ``plans.access``
+and are re-exported here.
+
 Views call ``period_task_get_for_user`` / ``step_get_for_user``; the custom viewflow
 node delegates ``can_assign`` / ``can_execute`` here too, so the engine and the pages
 cannot disagree. A denial is a ``PermissionDenied`` (HTTP 403), never a login redirect.
@@ -7,23 +11,67 @@ cannot disagree. A denial is a ``PermissionDenied`` (HTTP 403), never a login re
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+# Page-level rights and the plan's own checks live in plans.access (plans imports nothing
+# from workflow); re-exported so that workflow's views and documents ask this one module.
+from plans.access import (
+    Capabilities,
+    auditors,
+    capabilities,
+    director,
+    has_unit_perm,
+    is_administrator,
+    leaders,
+    may_manage_organisation,
+    may_sign_off,
+    require,
+    reviewers,
+    reviews_reports,
+    signers_for,
+    signs_off_everything,
+    units_signed_off_by,
+    working_calendar_check,
+)
 from plans.roles import roles_of
 from workflow.models import PeriodTask, Step
+
+__all__ = [
+    "Capabilities",
+    "auditors",
+    "capabilities",
+    "director",
+    "leaders",
+    "may_manage_organisation",
+    "may_sign_off",
+    "reviews_reports",
+    "signs_off_everything",
+    "units_signed_off_by",
+    "reviewers",
+    "period_task_get_for_user",
+    "require",
+    "signers_for",
+    "step_get_for_user",
+    "working_calendar_check",
+]
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+    AnyUser = AbstractBaseUser | AnonymousUser
 
 StepAction = Literal["view", "claim", "assign", "execute"]
 
 
-def may_view_period_task(user: Any, period_task: PeriodTask) -> bool:
+def may_view_period_task(user: AnyUser, period_task: PeriodTask) -> bool:
     """Office, leadership and auditors see everything; a unit sees the tasks it leads or helps with."""
     if not user.is_authenticated:
         return False
     roles = roles_of(user)
-    if roles.sees_everything or user.is_superuser:
+    if roles.sees_everything or is_administrator(user):
         return True
     if roles.unit is None:
         return False
@@ -33,27 +81,7 @@ def may_view_period_task(user: Any, period_task: PeriodTask) -> bool:
     )
 
 
-def may_manage_organisation(user: Any) -> bool:
-    """The office's set-up pages (units, people and their roles, period deadlines): the CCHC
-    focal point of Văn phòng Sở, as for launching and importing; superusers have the admin too."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_superuser or roles_of(user).is_office
-
-
-def _has_unit_perm(user: Any, perm: str, unit: Any) -> bool:
-    """Object permission on a unit, through one guardian checker per user object (it caches
-    the user's and groups' grants, so several checks on one page cost two queries)."""
-    from guardian.core import ObjectPermissionChecker
-
-    checker = getattr(user, "_unit_perm_checker", None)
-    if checker is None:
-        checker = ObjectPermissionChecker(user)
-        user._unit_perm_checker = checker
-    return checker.has_perm(perm.split(".", 1)[1], unit)
-
-
-def wrote_report_under_decision(user: Any, step: Step) -> bool:
+def wrote_report_under_decision(user: AnyUser, step: Step) -> bool:
     """Separation of duties: did ``user`` submit a lead or partner report that this review or
     sign-off step decides on?
 
@@ -63,7 +91,7 @@ def wrote_report_under_decision(user: Any, step: Step) -> bool:
     back to the office re-reviews the same reports in the next round. One query per step and
     user, remembered on the step instance (a page asks several times).
     """
-    cache: dict[int, bool] = step.__dict__.setdefault("_wrote_report_cache", {})
+    cache: dict[int | None, bool] = step.__dict__.setdefault("_wrote_report_cache", {})
     if user.pk in cache:
         return cache[user.pk]
     in_force: dict[tuple[str, int | None], int | None] = {}
@@ -83,29 +111,24 @@ def wrote_report_under_decision(user: Any, step: Step) -> bool:
     return cache[user.pk]
 
 
-def is_qualified(user: Any, step: Step) -> bool:
+def is_qualified(user: AnyUser, step: Step) -> bool:
     """The user's role fits the step's kind and unit; nobody decides on their own report."""
     if not user.is_authenticated or not user.is_active:
         return False
     if step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER):
-        return step.unit is not None and _has_unit_perm(user, "plans.work_on_unit", step.unit)
+        return step.unit is not None and has_unit_perm(user, "plans.work_on_unit", step.unit)
     if step.kind == Step.Kind.REVIEW:
-        return user.has_perm("workflow.review_taskprocess") and not wrote_report_under_decision(user, step)
+        return reviews_reports(user) and not wrote_report_under_decision(user, step)
     if step.kind == Step.Kind.SIGN_OFF:
-        if not (
-            user.has_perm("plans.sign_off_unit")
-            or (step.unit is not None and _has_unit_perm(user, "plans.sign_off_unit", step.unit))
-        ):
-            return False
-        return not wrote_report_under_decision(user, step)
+        return may_sign_off(user, step.unit) and not wrote_report_under_decision(user, step)
     return False
 
 
-def may_claim(user: Any, step: Step) -> bool:
+def may_claim(user: AnyUser, step: Step) -> bool:
     return step.state == Step.State.OPEN and step.assignee_id is None and is_qualified(user, step)
 
 
-def may_assign(user: Any, step: Step) -> bool:
+def may_assign(user: AnyUser, step: Step) -> bool:
     """A unit head hands their unit's open steps to a member (or to another one)."""
     return (
         step.state == Step.State.OPEN
@@ -113,37 +136,22 @@ def may_assign(user: Any, step: Step) -> bool:
         and step.unit is not None
         and user.is_authenticated
         and user.is_active
-        and _has_unit_perm(user, "plans.manage_unit", step.unit)
+        and has_unit_perm(user, "plans.manage_unit", step.unit)
     )
 
 
-def may_assign_to(step: Step, assignee: Any) -> bool:
+def may_assign_to(step: Step, assignee: AnyUser) -> bool:
     return assignee.is_active and is_qualified(assignee, step)
 
 
-def may_execute(user: Any, step: Step) -> bool:
+def may_execute(user: AnyUser, step: Step) -> bool:
     return step.state == Step.State.OPEN and step.assignee_id == user.pk and is_qualified(user, step)
-
-
-def may_manage_outgoing_mail(user: Any) -> bool:
-    """The failed-deliveries page and "Gửi lại": the office (Văn phòng Sở), who runs the periods."""
-    return user.is_authenticated and user.is_active and user.has_perm("workflow.launch_taskprocess")
-
-
-def may_issue_documents(user: Any) -> bool:
-    """Numbering, signing and issuing outgoing documents (documents/): the office (Văn phòng Sở)."""
-    return user.is_authenticated and user.is_active and user.has_perm("workflow.launch_taskprocess")
-
-
-def may_read_issued_documents(user: Any) -> bool:
-    """The register of issued documents and their frozen PDFs: who may read the period report."""
-    return user.is_authenticated and user.is_active and (roles_of(user).sees_everything or user.is_superuser)
 
 
 _CHECKS = {"claim": may_claim, "assign": may_assign, "execute": may_execute}
 
 
-def period_task_get_for_user(*, user: Any, pk: int) -> PeriodTask:
+def period_task_get_for_user(*, user: AnyUser, pk: int) -> PeriodTask:
     try:
         period_task = PeriodTask.objects.select_related("plan_task", "period").get(pk=pk)
     except PeriodTask.DoesNotExist as exc:
@@ -153,7 +161,7 @@ def period_task_get_for_user(*, user: Any, pk: int) -> PeriodTask:
     return period_task
 
 
-def step_get_for_user(*, user: Any, pk: int, action: StepAction = "view") -> Step:
+def step_get_for_user(*, user: AnyUser, pk: int, action: StepAction = "view") -> Step:
     try:
         step = Step.objects.select_related(
             "period_task__plan_task", "period_task__period", "unit", "task"
@@ -165,18 +173,3 @@ def step_get_for_user(*, user: Any, pk: int, action: StepAction = "view") -> Ste
     if action != "view" and not _CHECKS[action](user, step):
         raise PermissionDenied("Bạn không có quyền thực hiện thao tác này ở bước này.")
     return step
-
-
-def working_calendar_check(user: Any, *, edit: bool = False) -> None:
-    """Lịch làm việc: office, leadership and auditors read it; only the office (Văn phòng Sở,
-    đầu mối CCHC) enters or removes days off and make-up working days."""
-    roles = roles_of(user)
-    if not user.is_authenticated or not user.is_active:
-        raise PermissionDenied("Bạn cần đăng nhập.")
-    if edit:
-        if roles.is_office or user.is_superuser:
-            return
-        raise PermissionDenied("Chỉ Văn phòng Sở được nhập ngày nghỉ, ngày làm bù.")
-    if roles.sees_everything or user.is_superuser:
-        return
-    raise PermissionDenied("Lịch làm việc dành cho Văn phòng Sở, Lãnh đạo Sở và người kiểm tra.")

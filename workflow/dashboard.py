@@ -33,7 +33,7 @@ from django.views.decorators.http import require_GET
 
 from plans.models import PlanTask, ReportingPeriod, Section, Unit
 from plans.roles import roles_of
-from workflow import counting, selectors
+from workflow import access, counting, selectors
 from workflow.models import BUCKET_COLOURS, Bucket, Line, PeriodTask, Stage, Step
 from workflow.selectors import parse_id
 
@@ -58,11 +58,11 @@ class DashboardScope:
 
 def dashboard_scope_for_user(user: Any) -> DashboardScope:
     """Office, leadership and auditors see the department; a unit head sees their unit; others 403."""
-    roles = roles_of(user)
-    if roles.sees_everything or user.is_superuser:
+    scope = access.capabilities(user).dashboard_scope
+    if scope == "all":
         return DashboardScope()
-    if roles.is_head and roles.unit is not None:
-        return DashboardScope(unit=roles.unit)
+    if scope == "unit":
+        return DashboardScope(unit=roles_of(user).unit)
     raise PermissionDenied(
         "Trang tổng quan dành cho Lãnh đạo Sở, Văn phòng Sở, trưởng đơn vị và người kiểm tra."
     )
@@ -465,7 +465,7 @@ def index(request: HttpRequest) -> HttpResponse:
         not_launched=total.lines[LINES.index(Line.NOT_LAUNCHED)].count,
         overdue_steps=steps[:OVERDUE_STEPS_SHOWN],
         more_overdue_steps=len(steps) > OVERDUE_STEPS_SHOWN,
-        can_launch=roles_of(request.user).is_office,
+        can_launch=access.capabilities(request.user).launch,
         legend=[(str(Bucket(b).label), BUCKET_COLOURS[Bucket(b)]) for b in BUCKETS],
         line_legend=[str(Line(line).label) for line in LINES],
     )

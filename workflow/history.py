@@ -24,11 +24,11 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET
 
+from audit.models import AuditAction, AuditEvent, action_label
 from plans.models import Membership, Unit
-from plans.roles import roles_of
+from plans.roles import display_name
 from workflow import access, counting, selectors
-from workflow.audit import ACTION_LABELS, action_label
-from workflow.models import BUCKET_COLOURS, AuditEvent, PeriodTask, Step
+from workflow.models import BUCKET_COLOURS, PeriodTask, Step
 
 PAGE_SIZE = 50
 UNKNOWN_PERIOD = selectors.UNKNOWN_PERIOD
@@ -425,7 +425,7 @@ def task_history_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     context = _task_context(request, pk)
     context["chart"] = flow_chart(context["period_task"])
     context["exported_at"] = timezone.localtime()
-    context["exported_by"] = request.user.get_full_name() or request.user.get_username()
+    context["exported_by"] = display_name(request.user)
     response = HttpResponse(history_pdf(context), content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="{_download_name(context["period_task"], "pdf")}"'
@@ -451,8 +451,7 @@ def task_history_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _may_search(user: Any) -> bool:
-    roles = roles_of(user)
-    return user.is_superuser or roles.is_auditor or roles.is_leadership or roles.is_office
+    return access.capabilities(user).audit_search
 
 
 class PeriodSelect(forms.Select):
@@ -501,7 +500,7 @@ class SearchForm(forms.Form):
         # Every period of every plan, one <optgroup> per plan; printed from one escaped string.
         self.fields["period"].choices = [("", "Tất cả"), *((g.label, g.options) for g in periods)]
         self.fields["period"].widget = PeriodSelect(periods)
-        self.fields["action"].choices = [("", "Tất cả")] + list(ACTION_LABELS.items())
+        self.fields["action"].choices = [("", "Tất cả")] + list(AuditAction.choices)
         self._unit_names = {u.pk: u.name for u in units}
         for name in ("date_from", "date_to"):
             self.fields[name].error_messages["invalid"] = self.MESSAGES["invalid_date"]

@@ -192,11 +192,11 @@ def mails_resend(*, actor: Any, mail_ids: list[int] | None = None) -> int:
 
     ``mail_ids`` None: every mail that needs attention. Sent mails are never queued again.
     """
+    from audit.services import audit_record
     from workflow import access
-    from workflow.audit import audit_record
     from workflow.tasks import deliver_mails
 
-    if not access.may_manage_outgoing_mail(actor):
+    if not access.capabilities(actor).failed_mails:
         raise PermissionDenied("Chỉ Văn phòng Sở được gửi lại thư.")
     mails = mails_needing_attention().select_for_update()
     if mail_ids is not None:

@@ -37,7 +37,7 @@ def _page(request: HttpRequest, *, status: int = 200, error: str = "") -> HttpRe
 @require_http_methods(["GET", "POST"])
 def failed_mails(request: HttpRequest) -> HttpResponse:
     """GET: the list. POST ``mail=<id>``: send that one again; POST ``all=1``: all of them."""
-    if not access.may_manage_outgoing_mail(request.user):
+    if not access.capabilities(request.user).failed_mails:
         raise PermissionDenied("Chỉ Văn phòng Sở được xem và gửi lại thư gửi lỗi.")
     if request.method == "GET":
         return _page(request)

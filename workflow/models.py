@@ -266,40 +266,6 @@ class Evidence(models.Model):
         return self.original_name
 
 
-class AuditEvent(models.Model):
-    """Nhật ký: one append-only event; each carries the hash of the one before it."""
-
-    seq = models.PositiveBigIntegerField(unique=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    actor_name = models.CharField(max_length=150, blank=True)
-    actor_unit = models.CharField(max_length=200, blank=True)
-    actor_role = models.CharField(max_length=100, blank=True)
-    action = models.CharField(max_length=30, db_index=True)
-    period_task = models.ForeignKey(
-        PeriodTask, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
-    )
-    step = models.ForeignKey(Step, on_delete=models.PROTECT, null=True, blank=True, related_name="events")
-    reason = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
-    # How ``hash`` was made (workflow.audit): "sha256" before the chain was keyed, then
-    # "hmac-sha256:<key id>". The database default marks the rows written before this field.
-    algorithm = models.CharField(max_length=40, default="sha256", db_default="sha256")
-
-    class Meta:
-        verbose_name = _("sự kiện nhật ký")
-        verbose_name_plural = _("nhật ký")
-        ordering = ["seq"]
-        indexes = [models.Index(fields=["actor", "seq"], name="event_actor_seq")]
-
-    def __str__(self) -> str:
-        return f"#{self.seq} {self.action}"
-
-
 class Notification(models.Model):
     """Thông báo: an in-app message to one user (also mailed, through ``OutgoingMail``)."""
 

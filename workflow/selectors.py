@@ -246,17 +246,15 @@ def steps_of_unit_queue(user: Any) -> QuerySet[Step]:
 
 def steps_awaiting_approval(user: Any) -> QuerySet[Step]:
     """Chờ phê duyệt: open review steps (office) and sign-off steps (leadership)."""
-    roles = roles_of(user)
-    condition = Q(pk__in=[])
-    if roles.is_office:
-        condition |= Q(kind=Step.Kind.REVIEW)
-    if roles.is_director:
-        condition |= Q(kind=Step.Kind.SIGN_OFF)
-    elif roles.is_deputy:
-        from guardian.shortcuts import get_objects_for_user
+    from workflow import access
 
-        overseen = get_objects_for_user(user, "plans.sign_off_unit", klass=Unit, accept_global_perms=False)
-        condition |= Q(kind=Step.Kind.SIGN_OFF, unit__in=list(overseen.values_list("pk", flat=True)))
+    condition = Q(pk__in=[])
+    if access.reviews_reports(user):
+        condition |= Q(kind=Step.Kind.REVIEW)
+    if access.signs_off_everything(user):
+        condition |= Q(kind=Step.Kind.SIGN_OFF)
+    else:
+        condition |= Q(kind=Step.Kind.SIGN_OFF, unit__in=access.units_signed_off_by(user))
     return _steps().filter(condition, state=Step.State.OPEN).order_by("due_date", "pk")
 
 

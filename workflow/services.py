@@ -24,9 +24,9 @@ from django.urls import reverse
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
+from audit.services import audit_record
 from plans.models import Plan, PlanTask, ReportingPeriod, Unit
 from workflow import access, selectors
-from workflow.audit import audit_record
 from workflow.mail import header_line, mails_enqueue
 from workflow.models import Evidence, Notification, PeriodTask, Stage, Step, TaskProcess
 from workflow.notifications import mails_of, notification_text, notifications_grouped
@@ -49,6 +49,18 @@ def _flow() -> Any:
     from workflow.flows import ReportFlow
 
     return ReportFlow
+
+
+def steps_redate_for_period(*, period: ReportingPeriod, **_: Any) -> int:
+    """A period's deadline changed (plans.periods.period_deadline_set, through
+    plans.hooks.period_deadline_changed): its runs' open steps get their due dates again from
+    it, so reminders follow. Returns how many steps moved."""
+    moved = 0
+    for kind in Step.Kind.values:
+        moved += Step.objects.filter(period_task__period=period, kind=kind, state=Step.State.OPEN).update(
+            due_date=step_due_date(period=period, kind=kind)
+        )
+    return moved
 
 
 def step_due_date(
@@ -140,25 +152,14 @@ def branch_unit(process: Any, unit_id: int) -> Unit:
 
 def _people_for_step(step: Step, process: Any = None) -> list[Any]:
     """Who should hear that a step arrived: the unit's members, the office, or the signers."""
-    from plans import roles
-
     if step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER):
         prepared = getattr(process, "_branch_people", None) or {}
         if step.unit_id in prepared:
             return list(prepared[step.unit_id])
         return list(User.objects.filter(membership__unit_id=step.unit_id, is_active=True))
     if step.kind == Step.Kind.REVIEW:
-        return list(User.objects.filter(groups__name=roles.OFFICE_REVIEWER, is_active=True).distinct())
-    signers = Q(groups__name=roles.DIRECTOR)
-    if step.unit_id:
-        from guardian.models import UserObjectPermission
-
-        signers |= Q(
-            pk__in=UserObjectPermission.objects.filter(
-                permission__codename="sign_off_unit", object_pk=str(step.unit_id)
-            ).values("user_id")
-        )
-    return list(User.objects.filter(signers, is_active=True).distinct())
+        return list(access.reviewers())
+    return list(access.signers_for(step.unit_id))
 
 
 # --- the flow's hooks (called by nodes and the start handle) ----------------------------
@@ -360,7 +361,7 @@ def period_launch(
 
     ``actor`` None is the system (the ``launch_period`` command run by cron).
     """
-    if actor is not None and not actor.has_perm("workflow.launch_taskprocess"):
+    if actor is not None and not access.capabilities(actor).launch:
         raise PermissionDenied("Chỉ Văn phòng Sở được khởi tạo kỳ báo cáo.")
     _launch_lock(period)
     candidates = plan_tasks if plan_tasks is not None else tasks_for_period(plan=period.plan, period=period)
@@ -788,7 +789,7 @@ def reminders_send(*, today: datetime.date | None = None) -> int:
     even twice at once, sends each reminder once.
     """
     from django.db import IntegrityError
-    from django.db.models import Exists, OuterRef, Q
+    from django.db.models import Exists, OuterRef
 
     from plans import calendar
     from workflow.models import Reminder
@@ -841,7 +842,7 @@ def period_task_cancel(*, period_task_id: int, actor: Any, reason: str) -> Perio
     """
     from viewflow.workflow.status import PROCESS
 
-    if not actor.has_perm("workflow.launch_taskprocess"):
+    if not access.capabilities(actor).launch:
         raise PermissionDenied("Chỉ Văn phòng Sở được hủy quy trình.")
     if not reason.strip():
         raise ValidationError({"reason": "Hủy quy trình phải nêu lý do."})

@@ -200,9 +200,8 @@ def my_steps(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def unit_queue(request: HttpRequest) -> HttpResponse:
+    access.require(access.capabilities(request.user).unit_queue, "Bạn không thuộc đơn vị nào.")
     roles = roles_of(request.user)
-    if roles.unit is None:
-        raise PermissionDenied("Bạn không thuộc đơn vị nào.")
     if request.method == "POST":
         ids = [i for i in map(selectors.parse_id, request.POST.getlist("steps")) if i is not None]
         if not ids:
@@ -231,9 +230,9 @@ def unit_queue(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def awaiting(request: HttpRequest) -> HttpResponse:
-    roles = roles_of(request.user)
-    if not (roles.is_office or roles.is_leadership):
-        raise PermissionDenied("Trang này dành cho Văn phòng Sở và Lãnh đạo Sở.")
+    access.require(
+        access.capabilities(request.user).awaiting, "Trang này dành cho Văn phòng Sở và Lãnh đạo Sở."
+    )
     return _step_list(
         request, selectors.steps_awaiting_approval(request.user), title="Chờ thẩm định, phê duyệt"
     )
@@ -568,7 +567,7 @@ def period_task_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "history": selectors.steps_of_period_task(period_task),
             "bucket": period_task.bucket(),
             "bucket_colours": BUCKET_COLOURS,
-            "can_cancel": request.user.has_perm("workflow.launch_taskprocess")
+            "can_cancel": access.capabilities(request.user).launch
             and period_task.stage not in ("done", "canceled"),
             "error": error,
         },
@@ -582,8 +581,7 @@ def period_task_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def launch(request: HttpRequest) -> HttpResponse:
-    if not request.user.has_perm("workflow.launch_taskprocess"):
-        raise PermissionDenied("Chỉ Văn phòng Sở được khởi tạo kỳ báo cáo.")
+    access.require(access.capabilities(request.user).launch, "Chỉ Văn phòng Sở được khởi tạo kỳ báo cáo.")
     form = LaunchForm(request.POST or None)
     if request.method == "GET":
         return render(request, "workflow/launch.html", {"form": form})
@@ -623,7 +621,7 @@ def launch(request: HttpRequest) -> HttpResponse:
             else "."
         ),
     )
-    return redirect("workflow:awaiting" if roles_of(request.user).is_office else "workflow:my_steps")
+    return redirect("workflow:awaiting" if access.reviews_reports(request.user) else "workflow:my_steps")
 
 
 # --- notifications -----------------------------------------------------------------------

@@ -211,8 +211,8 @@ def test_generated_processes_have_the_shape_the_services_give(transactional_db: 
 
 @needs_postgres
 def test_generated_audit_chain_verifies_and_grows(transactional_db: Any) -> None:
-    from workflow.audit import verify_chain
-    from workflow.models import AuditEvent
+    from audit.models import AuditEvent
+    from audit.services import verify_chain
 
     generator = gen.Generator(total=200, seed=5)
     generator.generate_until(120)

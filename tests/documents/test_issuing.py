@@ -19,11 +19,12 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko_certvalidator import ValidationContext
 
+from audit.models import AuditEvent, action_label
+from audit.services import verify_chain
 from documents import rendering, services, signing
 from documents.models import IssuedDocument, Register
 from tests.documents.helpers import at, flip_byte, pages_text
-from workflow.audit import action_label, verify_chain
-from workflow.models import AuditEvent, PeriodTask
+from workflow.models import PeriodTask
 
 DAY = datetime.date(2026, 12, 20)
 

@@ -22,11 +22,12 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from audit.models import AuditEvent
+from audit.services import verify_chain
 from tests.faults.helpers import PYTHON, ROOT, subprocess_env, table_counts, tree_hashes
 from workflow import services
-from workflow.audit import verify_chain
 from workflow.management.commands.backup import manifest_digest
-from workflow.models import AuditEvent, Evidence, Notification, Step
+from workflow.models import Evidence, Notification, Step
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -39,6 +39,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from plans import roles
 from plans.defaults import DEFAULT_UNITS
 from plans.models import Appendix, Criterion, Plan, PlanTask, PlanUpload, Section
@@ -46,7 +47,6 @@ from plans.parsing import Limits, PlanParseError, UnitDirectory, parse_upload, p
 from plans.parsing.bounded import child_env
 from plans.uploads import upload_parse
 from tests.jobs import run_queued_jobs
-from workflow.models import AuditEvent
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
 SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()

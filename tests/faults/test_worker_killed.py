@@ -26,11 +26,12 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from viewflow.workflow.models import Process, Task
 
+from audit.models import AuditEvent
+from audit.services import verify_chain
 from tests.factories import CriterionFactory, periods, plan_task
 from tests.faults.helpers import LEAD_REPORT, PYTHON, ROOT, sqlite_in_memory, subprocess_env
 from workflow import services
-from workflow.audit import verify_chain
-from workflow.models import AuditEvent, PeriodTask, Step
+from workflow.models import PeriodTask, Step
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,7 +52,8 @@ import django
 django.setup()
 from django.contrib.auth import get_user_model
 from workflow import services
-from workflow.models import AuditEvent, Step
+from audit.models import AuditEvent
+from workflow.models import Step
 
 marker, step_id, point, report = sys.argv[1], int(sys.argv[2]), sys.argv[3], json.loads(sys.argv[4])
 real = getattr(services, point)

@@ -10,10 +10,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
+from audit.models import AuditEvent
 from plans import calendar
 from plans.models import CalendarDay, ReportingPeriod
 from tests.factories import PlanFactory, periods
-from workflow.models import AuditEvent
 
 D = datetime.date
 

@@ -15,11 +15,12 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count
 from openpyxl import load_workbook
 
-from plans.management.commands.seed_demo_year import current_period
+from audit.models import AuditEvent
 from plans.models import Appendix, Criterion, Plan, PlanTask, ReportingPeriod, Section, Unit
 from plans.periods import periods_ensure
 from workflow import services
-from workflow.models import AuditEvent, Notification, PeriodTask, Step
+from workflow.management.commands.seed_demo_year import current_period
+from workflow.models import Notification, PeriodTask, Step
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
 SEED_TXT = SEED / "ke-hoach-cchc-2024-phu-luc.txt"

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from django.db.models import Model
 
+from audit.models import AuditEvent
 from plans.models import Appendix, Criterion, CriterionGroup, Plan, PlanTask, ReportingPeriod, Section, Unit
 from plans.parsing import ParsedPlan, parse_upload
 from plans.services import PlanImportError, plan_import, plan_year_from_titles, unit_directory
-from workflow.models import AuditEvent
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
 SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()

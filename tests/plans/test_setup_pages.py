@@ -13,12 +13,13 @@ from django.test import Client
 from django.urls import reverse
 from guardian.shortcuts import get_objects_for_user
 
+from audit.models import AuditEvent
 from plans import roles
 from plans.models import Membership, ReportingPeriod, Unit
 from tests.factories import CriterionFactory, periods, plan_task
 from workflow import services
 from workflow.access import may_manage_organisation
-from workflow.models import AuditEvent, Step
+from workflow.models import Step
 
 User = get_user_model()
 ENGLISH = {"HTTP_ACCEPT_LANGUAGE": "en-US,en;q=0.9"}

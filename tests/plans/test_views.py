@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
+from audit.models import AuditEvent
 from plans.models import (
     Appendix,
     Criterion,
@@ -23,7 +24,6 @@ from plans.models import (
     Section,
 )
 from tests.jobs import run_queued_jobs
-from workflow.models import AuditEvent
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
 SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()

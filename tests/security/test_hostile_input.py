@@ -268,7 +268,7 @@ def test_hostile_list_filters_never_fail_nor_echo_raw(
 def test_null_character_in_a_cancel_reason_is_refused_not_a_server_error(
     client: Any, personas: dict[str, Any], period_task: PeriodTask
 ) -> None:
-    from workflow.models import AuditEvent
+    from audit.models import AuditEvent
 
     client.force_login(personas["office_reviewer"])
     response = client.post(

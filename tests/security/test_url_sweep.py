@@ -99,7 +99,7 @@ TABLE: dict[str, Rule] = {
     "workflow:evidence": Rule(SEES_THE_RUN, NOBODY, "who may see the step the file belongs to; GET only"),
     "workflow:notifications": Rule(SIGNED_IN, SIGNED_IN, "own notifications; POST marks own as read"),
     "workflow:notification_open": Rule(NOBODY, frozenset({"other_staff"}), "POST only; the owner only"),
-    "workflow:failed_mails": Rule(OFFICE, OFFICE, "access.may_manage_outgoing_mail; empty POST is 400"),
+    "workflow:failed_mails": Rule(OFFICE, OFFICE, "capabilities.failed_mails; empty POST is 400"),
     # --- plans/urls.py
     "plans:plan": Rule(SIGNED_IN, NOBODY, "every signed-in user reads the plan; GET only"),
     "plans:upload": Rule(OFFICE, OFFICE, "plans.import_plan; empty POST is 400"),
@@ -139,16 +139,18 @@ TABLE: dict[str, Rule] = {
     "history:task": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
     "history:task_pdf": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
     "history:task_xlsx": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
-    "history:search": Rule(SEES_EVERYTHING, NOBODY, "auditors, leadership, office (_may_search); GET only"),
+    "history:search": Rule(
+        SEES_EVERYTHING, NOBODY, "auditors, leadership, office (capabilities.audit_search); GET only"
+    ),
     # --- workflow/dashboard_urls.py
     "dashboard:index": Rule(UNIT_HEADS_AND_OVERSIGHT, NOBODY, "dashboard_scope_for_user; GET only"),
     "dashboard:tasks": Rule(UNIT_HEADS_AND_OVERSIGHT, NOBODY, "dashboard_scope_for_user; GET only"),
     # --- documents/urls.py
     "documents:verify": Rule(EVERYONE, EVERYONE, "public verification page (no login); empty POST is 400"),
-    "documents:register": Rule(SEES_EVERYTHING, NOBODY, "access.may_read_issued_documents; GET only"),
-    "documents:issue": Rule(NOBODY, OFFICE, "access.may_issue_documents; POST only; empty POST is 400"),
-    "documents:download": Rule(SEES_EVERYTHING, NOBODY, "access.may_read_issued_documents; GET only"),
-    "documents:period_docx": Rule(SEES_EVERYTHING, NOBODY, "access.may_read_issued_documents; GET only"),
+    "documents:register": Rule(SEES_EVERYTHING, NOBODY, "capabilities.document_register; GET only"),
+    "documents:issue": Rule(NOBODY, OFFICE, "capabilities.document_issue; POST only; empty POST is 400"),
+    "documents:download": Rule(SEES_EVERYTHING, NOBODY, "capabilities.document_register; GET only"),
+    "documents:period_docx": Rule(SEES_EVERYTHING, NOBODY, "capabilities.document_register; GET only"),
 }
 
 # Pages anyone may open without logging in, and the answers they give an anonymous GET or empty POST.

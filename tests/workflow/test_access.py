@@ -15,10 +15,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from viewflow.workflow.models import Task
 
+from audit.models import AuditEvent
 from plans import roles
 from tests.factories import CriterionFactory, periods, plan_task
 from workflow import access, services
-from workflow.models import AuditEvent, Evidence, Notification, PeriodTask, Step
+from workflow.models import Evidence, Notification, PeriodTask, Step
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 

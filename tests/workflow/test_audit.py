@@ -18,14 +18,8 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from plans import organisation, roles
-from plans.models import Membership, PlanTask
-from plans.parsing import parse_upload
-from plans.services import plan_import, unit_directory
-from tests.factories import CriterionFactory, periods, plan_task
-from tests.jobs import run_queued_jobs
-from workflow import services
-from workflow.audit import (
+from audit.models import AuditEvent
+from audit.services import (
     GENESIS,
     _canonical,
     audit_record,
@@ -35,8 +29,15 @@ from workflow.audit import (
     verify_chain,
     verify_chain_status,
 )
+from plans import organisation, roles
+from plans.models import Membership, PlanTask
+from plans.parsing import parse_upload
+from plans.services import plan_import, unit_directory
+from tests.factories import CriterionFactory, periods, plan_task
+from tests.jobs import run_queued_jobs
+from workflow import services
 from workflow.evidence import store
-from workflow.models import AuditEvent, OutgoingMail, PeriodTask, Step
+from workflow.models import OutgoingMail, PeriodTask, Step
 
 SEED = Path(__file__).resolve().parents[2] / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.txt"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"

@@ -21,13 +21,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from pypdf import PdfReader
 
+from audit.models import AuditAction, AuditEvent
+from audit.services import audit_record
 from plans.models import ReportingPeriod
 from tests.factories import CriterionFactory, PlanFactory, periods, plan_task
 from workflow import services
-from workflow.audit import ACTION_LABELS, audit_record
 from workflow.evidence import store
 from workflow.history import PAGE_SIZE
-from workflow.models import AuditEvent, PeriodTask, Step
+from workflow.models import PeriodTask, Step
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -237,7 +238,7 @@ def test_xlsx_download_has_one_row_per_event(returned_task: PeriodTask, personas
     rows = list(sheet.iter_rows(min_row=3, values_only=True))
     events = list(AuditEvent.objects.filter(period_task=returned_task).order_by("seq"))
     assert [r[0] for r in rows] == [e.seq for e in events]
-    assert [r[5] for r in rows] == [ACTION_LABELS[e.action] for e in events]
+    assert [r[5] for r in rows] == [AuditAction(e.action).label for e in events]
     assert [(r[2], r[3]) for r in rows] == [(e.actor_name, e.actor_unit) for e in events]
     assert [r[1].strftime("%d/%m/%Y %H:%M") for r in rows][:1] == ["01/03/2024 08:30"]
     returned = rows[[e.action for e in events].index("return")]

@@ -27,13 +27,14 @@ from django.test import Client
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
+from audit.models import AuditEvent
 from plans.defaults import DEFAULT_UNITS
 from plans.parsing import UnitDirectory, parse_upload
 from plans.services import plan_import, unit_directory
 from tests.factories import CriterionFactory, periods, plan_task
 from tests.jobs import run_queued_jobs
 from workflow import mail, services
-from workflow.models import AuditEvent, Notification, OutgoingMail, PeriodTask, Step
+from workflow.models import Notification, OutgoingMail, PeriodTask, Step
 
 SEED_TXT = Path(__file__).resolve().parents[2] / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.txt"
 LEAD_REPORT = {"result": "Đã làm", "self_assessment": "done", "explanation": "Hồ sơ giấy"}

@@ -765,7 +765,8 @@ def test_attaching_a_file_keeps_the_text_typed_in_the_same_form(
 ) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from workflow.models import AuditEvent, Evidence
+    from audit.models import AuditEvent
+    from workflow.models import Evidence
 
     (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
     step = lead_of(pt)
@@ -838,7 +839,7 @@ def test_over_long_text_shows_no_maxlength_a_counter_limit_and_is_refused(
 def test_autosave_saves_the_draft_as_json_once_per_change(
     client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
 ) -> None:
-    from workflow.models import AuditEvent
+    from audit.models import AuditEvent
 
     (pt,) = launch(q1, personas, [plan_task(criterion, lead=[units["QLCN"]])])
     step = lead_of(pt)

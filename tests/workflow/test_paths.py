@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from audit.models import AuditEvent
 from tests.factories import CriterionFactory, periods, plan_task
 from workflow import services
-from workflow.models import AuditEvent, PeriodTask, Step
+from workflow.models import PeriodTask, Step
 
 LEAD_REPORT = {
     "result": "Đã triển khai",

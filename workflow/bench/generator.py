@@ -58,6 +58,8 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.services import GENESIS, current_algorithm, event_hash
 from plans import defaults, organisation, roles
 from plans.models import (
     Appendix,
@@ -70,8 +72,7 @@ from plans.models import (
     Section,
     Unit,
 )
-from workflow.audit import GENESIS, current_algorithm, event_hash
-from workflow.models import AuditEvent, Notification, PeriodTask, Step, TaskProcess
+from workflow.models import Notification, PeriodTask, Step, TaskProcess
 
 UTC = dt.UTC
 SEED_PLAN = Path(settings.BASE_DIR) / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.txt"
@@ -278,7 +279,7 @@ def _json(value: Any) -> str:
 class Person:
     id: int
     username: str
-    name: str  # get_full_name() or username, as the audit trail copies it
+    name: str  # roles.display_name(), as the audit trail copies it
     unit_name: str
     role_label: str
 
@@ -331,7 +332,7 @@ EVENT_COLUMNS = (
 
 
 class _Event:
-    """What ``workflow.audit._canonical`` reads from an event, without a model instance."""
+    """What ``audit.services._canonical`` reads from an event, without a model instance."""
 
     __slots__ = EVENT_COLUMNS
 
@@ -709,7 +710,7 @@ class Generator:
             self.people[user.pk] = Person(
                 user.pk,
                 user.username,
-                user.get_full_name() or user.username,
+                roles.display_name(user),
                 unit.name if unit else "",
                 label,
             )

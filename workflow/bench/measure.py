@@ -24,9 +24,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import NoReverseMatch, reverse
 
+from audit.models import AuditEvent
 from plans import roles
 from plans.models import Membership, Plan, ReportingPeriod
-from workflow.models import AuditEvent, PeriodTask, Step
+from workflow.models import PeriodTask, Step
 
 User = get_user_model()
 
@@ -646,8 +647,6 @@ class ThroughputResult:
         return {**self.__dict__, "steps_per_second": round(self.steps_per_second, 1)}
 
 
-OPEN_TASK_STATUSES = ("NEW", "ASSIGNED", "STARTED")
-
 DUPLICATES_SQL = """
 SELECT count(DISTINCT process_id) FROM (
     SELECT t.process_id
@@ -873,7 +872,7 @@ def _client(
 
 def audit_tail_ok(after_seq: int) -> tuple[bool, int]:
     """The events appended after ``after_seq``: consecutive, linked and hashing to what they store."""
-    from workflow.audit import event_hash
+    from audit.services import event_hash
 
     previous = AuditEvent.objects.filter(seq=after_seq).values_list("hash", flat=True).first()
     expected = after_seq + 1

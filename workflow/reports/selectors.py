@@ -15,11 +15,13 @@ from typing import Any
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from audit.models import AuditEvent, action_label
 from plans.models import Plan, PlanTask, ReportingPeriod, Unit
+from plans.roles import display_name
 from plans.selectors import AppendixTable, HeadingRow, PlanFilters, criterion_label, plan_tasks_for_page
 from workflow import counting
 from workflow import selectors as workflow_selectors
-from workflow.models import AuditEvent, Bucket, Evidence, Line, PeriodTask, Stage, Step
+from workflow.models import Bucket, Evidence, Line, PeriodTask, Stage, Step
 from workflow.reports.formatting import date_line, day_text, number_line, percent
 
 BUCKET_ORDER = list(Bucket)
@@ -52,9 +54,7 @@ def document_header(
 
 
 def _person(user: Any) -> str:
-    if user is None:
-        return ""
-    return user.get_full_name() or user.username
+    return display_name(user)
 
 
 def _moment(value: datetime.datetime | None) -> str:
@@ -465,22 +465,6 @@ def period_report(period: ReportingPeriod, *, today: datetime.date | None = None
 
 # --- (3) The dossier of one task in one period ---------------------------------------------
 
-ACTION_LABELS = {
-    "launch": "Khởi tạo nhiệm vụ trong kỳ",
-    "claim": "Nhận việc",
-    "assign": "Giao việc",
-    "reassign": "Giao lại",
-    "save_draft": "Lưu nháp",
-    "submit": "Gửi kết quả",
-    "partner_input": "Gửi ý kiến phối hợp",
-    "approve": "Đồng ý",
-    "return": "Trả lại",
-    "sign_off": "Phê duyệt",
-    "evidence_added": "Đính kèm tài liệu kiểm chứng",
-    "evidence_removed": "Gỡ tài liệu kiểm chứng",
-    "cancel": "Hủy quy trình",
-}
-
 
 @dataclass
 class DossierStep:
@@ -621,7 +605,7 @@ def dossier(pk: int, *, today: datetime.date | None = None) -> Dossier:
                 seq=ev.seq,
                 at=_moment(ev.created_at),
                 actor=ev.actor_name + (f" ({ev.actor_role})" if ev.actor_role else ""),
-                action=ACTION_LABELS.get(ev.action, ev.action),
+                action=action_label(ev.action),
                 reason=ev.reason,
                 hash=ev.hash,
             )

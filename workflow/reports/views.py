@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from plans.models import Plan, ReportingPeriod
-from plans.roles import roles_of
 from workflow import access
 from workflow.reports import pdf, selectors, xlsx
 from workflow.reports.formatting import attachment_header
@@ -30,23 +29,23 @@ def _attachment(data: bytes, *, content_type: str, filename: str) -> HttpRespons
     return response
 
 
-def _id(raw: str) -> int:
-    pk = parse_id(raw)
+def _id(raw: int) -> int:
+    pk = parse_id(str(raw))  # in range for the database, else 404
     if pk is None:
         raise Http404("Không tìm thấy tài liệu.")
     return pk
 
 
-def _plan(raw: str) -> Plan:
+def _plan(raw: int) -> Plan:
     try:
         return Plan.objects.get(pk=_id(raw))
     except Plan.DoesNotExist as exc:
         raise Http404("Không tìm thấy kế hoạch.") from exc
 
 
-def _period_for(request: HttpRequest, raw: str) -> ReportingPeriod:
+def _period_for(request: HttpRequest, raw: int) -> ReportingPeriod:
     """The period report is for the office, leadership and auditors only."""
-    if not (roles_of(request.user).sees_everything or request.user.is_superuser):
+    if not access.capabilities(request.user).period_downloads:
         raise PermissionDenied("Chỉ Văn phòng Sở, Lãnh đạo Sở và tổ kiểm tra được tải báo cáo của kỳ.")
     try:
         return selectors.period_get(_id(raw))
@@ -55,12 +54,12 @@ def _period_for(request: HttpRequest, raw: str) -> ReportingPeriod:
 
 
 def _period_name(period: ReportingPeriod) -> str:
-    return f"Báo cáo kết quả CCHC {period.get_code_display()} {period.plan.year}"
+    return period.report_file_name
 
 
 @login_required
 @require_GET
-def plan_pdf(request: HttpRequest, pk: str) -> HttpResponse:
+def plan_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """Kế hoạch (PDF): every signed-in user."""
     plan = _plan(pk)
     data = selectors.plan_document(plan)
@@ -70,7 +69,7 @@ def plan_pdf(request: HttpRequest, pk: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def plan_xlsx(request: HttpRequest, pk: str) -> HttpResponse:
+def plan_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     """Kế hoạch (Excel): every signed-in user."""
     plan = _plan(pk)
     body = xlsx.plan_xlsx_cached(plan)
@@ -79,7 +78,7 @@ def plan_xlsx(request: HttpRequest, pk: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def period_pdf(request: HttpRequest, pk: str) -> HttpResponse:
+def period_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     period = _period_for(request, pk)
     data = selectors.period_report(period, today=timezone.localdate())
     body = pdf.document_pdf("reports/period.html", data, kind="period")
@@ -88,7 +87,7 @@ def period_pdf(request: HttpRequest, pk: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def period_xlsx(request: HttpRequest, pk: str) -> HttpResponse:
+def period_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     period = _period_for(request, pk)
     data = selectors.period_report(period, today=timezone.localdate())
     body = pdf.document_cached("period_xlsx", data, lambda: xlsx.period_report_xlsx(data))
@@ -97,7 +96,7 @@ def period_xlsx(request: HttpRequest, pk: str) -> HttpResponse:
 
 @login_required
 @require_GET
-def dossier_pdf(request: HttpRequest, pk: str) -> HttpResponse:
+def dossier_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """Hồ sơ nhiệm vụ: whoever may see the task (``access.period_task_get_for_user``)."""
     run = access.period_task_get_for_user(user=request.user, pk=_id(pk))
     data = selectors.dossier(run.pk, today=timezone.localdate())

@@ -22,7 +22,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
-from workflow.models import AuditEvent
+from audit.models import AuditEvent
 
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 TRIGGER_FUNCTION = "workflow_auditevent_append_only"

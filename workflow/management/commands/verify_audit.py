@@ -18,8 +18,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from workflow.audit import ChainStatus, action_label, verify_chain_status
-from workflow.models import AuditEvent
+from audit.models import AuditEvent, action_label
+from audit.services import ChainStatus, verify_chain_status
+from plans import access
 
 _ANCHOR = re.compile(r"^(\d{1,18}):([0-9a-f]{64})$")
 HEAD_FILE = "audit-head.txt"
@@ -89,19 +90,11 @@ def write_exported_head(folder: Path, status: ChainStatus) -> Path:
 def mail_auditors(subject: str, body: str) -> int:
     """Queue a mail to the auditors (the "Kiểm tra, thẩm định" group) on the durable mail queue
     (workflow/mail.py): the check never waits for the mail server. Returns the number of recipients."""
-    from django.contrib.auth import get_user_model
 
-    from plans.roles import AUDITOR
     from workflow.mail import SUBJECT_MAX, header_line, mails_enqueue
     from workflow.models import OutgoingMail
 
-    recipients = sorted(
-        get_user_model()
-        .objects.filter(groups__name=AUDITOR, is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-        .distinct()
-    )
+    recipients = sorted(access.auditors().exclude(email="").values_list("email", flat=True).distinct())
     line = header_line(subject, limit=SUBJECT_MAX)
     with transaction.atomic():
         mails_enqueue([OutgoingMail(recipient=r, subject=line, body=body) for r in recipients])
