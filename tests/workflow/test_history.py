@@ -26,7 +26,7 @@ from tests.factories import CriterionFactory, PlanFactory, periods, plan_task
 from workflow import services
 from workflow.audit import ACTION_LABELS, audit_record
 from workflow.evidence import store
-from workflow.history import PAGE_SIZE
+from workflow.history.selectors import PAGE_SIZE
 from workflow.models import AuditEvent, PeriodTask, Step
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
