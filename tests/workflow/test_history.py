@@ -292,7 +292,7 @@ def test_audit_search_needs_login(db: Any) -> None:
 
 
 def seqs(response: Any) -> list[int]:
-    return [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", text_of(response))]
+    return [int(s) for s in re.findall(r"<tr>\s*<td data-label=\"Số\">(\d+)</td>", text_of(response))]
 
 
 def test_audit_search_filters_by_person_unit_action_period_and_dates(
