@@ -24,7 +24,8 @@ LEAD_DONE = {"result": "Đã ban hành kế hoạch", "self_assessment": "done",
 @pytest.fixture
 def runs(e2e_task: Any) -> dict[str, Any]:
     """Runs of Quý I/2024 at every stage: an open lead step (unclaimed), an open partner step, an open
-    review and an open sign-off; the ids of the pages to visit."""
+    review and an open sign-off; the ids of the pages to visit. Asked for before ``story`` (so before
+    Playwright starts: its queries use the fixtures' connection, see browser.orm_in_test_body)."""
     from django.contrib.auth import get_user_model
 
     from plans.models import PlanTask, ReportingPeriod, Unit
@@ -138,7 +139,7 @@ WIDTH = """() => {
 }"""
 
 
-def test_every_page_fits_a_390_px_phone_for_every_role(story: Any, runs: dict[str, Any]) -> None:
+def test_every_page_fits_a_390_px_phone_for_every_role(runs: dict[str, Any], story: Any) -> None:
     with orm_in_test_body():
         pages = _pages(runs)
     too_wide: list[str] = []
@@ -164,7 +165,7 @@ def test_every_page_fits_a_390_px_phone_for_every_role(story: Any, runs: dict[st
 
 
 def test_the_phone_menu_opens_and_the_take_button_is_on_the_first_screen(
-    story: Any, runs: dict[str, Any]
+    runs: dict[str, Any], story: Any
 ) -> None:
     staff = story.person("qlcn.cv")
     staff.page.set_viewport_size(PHONE)
