@@ -10,8 +10,8 @@ urlpatterns = [
     path("ke-hoach/", include("plans.urls")),
     path("quy-trinh/", include("workflow.urls")),
     path("bao-cao/", include(("workflow.reports.urls", "reports"))),
-    path("lich-su/", include(("workflow.history_urls", "history"))),
-    path("tong-quan/", include(("workflow.dashboard_urls", "dashboard"))),
+    path("lich-su/", include(("workflow.history.urls", "history"))),
+    path("tong-quan/", include(("workflow.dashboard.urls", "dashboard"))),
     path("van-ban/", include(("documents.urls", "documents"))),
     path("quan-tri/", admin.site.urls),
 ]

@@ -29,6 +29,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from plans.models import ReportingPeriod, Unit
 from plans.roles import roles_of
+from plans.text import fold
 from workflow.models import PeriodTask, Step
 
 
@@ -186,12 +187,33 @@ STEP_ROW_COLUMNS = (
 )
 
 
+SEARCH_MAX = 200  # characters of a search kept; the rest of a pasted text is dropped
+
+
+def search_words(text: str) -> str:
+    """A search as typed, made safe to keep: printable characters only (a NUL would make
+    PostgreSQL refuse the query), at most SEARCH_MAX of them, spaces folded."""
+    kept = "".join(ch if ch.isprintable() else " " for ch in text[: SEARCH_MAX * 2])
+    return " ".join(kept.split())[:SEARCH_MAX]
+
+
+def units_matching(folded: str) -> list[int]:
+    """Ids of the units whose name or short name contains ``folded`` (``plans.text.fold``'d):
+    folded here, with the same function, as unit names have no folded column (one query)."""
+    return [
+        pk
+        for pk, name, short_name in Unit.objects.values_list("pk", "name", "short_name")
+        if folded in fold(name) or folded in fold(short_name or "")
+    ]
+
+
 @dataclass(frozen=True)
 class StepFilters:
     appendix: int | None = None
     period: int | None = None
     kind: str | None = None
     overdue: bool = False
+    q: str = ""  # the search as typed (search_words), matched without diacritics
 
     @classmethod
     def from_query(cls, params: Any) -> StepFilters:
@@ -204,6 +226,7 @@ class StepFilters:
             period=as_int("period"),
             kind=kind if kind in Step.Kind.values else None,
             overdue=params.get("overdue") == "1",
+            q=search_words(params.get("q", "")),
         )
 
     def apply(self, qs: QuerySet[Step], today: datetime.date | None = None) -> QuerySet[Step]:
@@ -215,7 +238,20 @@ class StepFilters:
             qs = qs.filter(kind=self.kind)
         if self.overdue:
             qs = qs.filter(state=Step.State.OPEN, due_date__lt=today or timezone.localdate())
+        folded = fold(self.q)
+        if folded:
+            # The plan task's search_text is stored folded (plans.text.fold: no diacritics,
+            # đ -> d, lower case) from its criterion, task and unit texts, as the plan page
+            # searches it; the step's own unit is matched by its folded name.
+            qs = qs.filter(
+                Q(period_task__plan_task__search_text__contains=folded) | Q(unit__in=units_matching(folded))
+            )
         return qs
+
+
+# The step lists' order: the most urgent first, then by arrival (a step created earlier came
+# first), the id last so that a page boundary never moves.
+LIST_ORDER = ("due_date", "created_at", "pk")
 
 
 def _steps() -> QuerySet[Step]:
@@ -229,7 +265,7 @@ def step_rows(qs: QuerySet[Step], start: int, stop: int) -> list[tuple[Any, ...]
 
 def steps_assigned_to(user: Any) -> QuerySet[Step]:
     """Việc của tôi: open steps assigned to the user."""
-    return _steps().filter(assignee=user, state=Step.State.OPEN).order_by("due_date", "pk")
+    return _steps().filter(assignee=user, state=Step.State.OPEN).order_by(*LIST_ORDER)
 
 
 def steps_of_unit_queue(user: Any) -> QuerySet[Step]:
@@ -240,7 +276,7 @@ def steps_of_unit_queue(user: Any) -> QuerySet[Step]:
     return (
         _steps()
         .filter(unit=unit, state=Step.State.OPEN, kind__in=[Step.Kind.LEAD, Step.Kind.PARTNER])
-        .order_by("due_date", "pk")
+        .order_by(*LIST_ORDER)
     )
 
 
@@ -255,7 +291,7 @@ def steps_awaiting_approval(user: Any) -> QuerySet[Step]:
         condition |= Q(kind=Step.Kind.SIGN_OFF)
     else:
         condition |= Q(kind=Step.Kind.SIGN_OFF, unit__in=access.units_signed_off_by(user))
-    return _steps().filter(condition, state=Step.State.OPEN).order_by("due_date", "pk")
+    return _steps().filter(condition, state=Step.State.OPEN).order_by(*LIST_ORDER)
 
 
 def steps_done_by(user: Any) -> QuerySet[Step]:
@@ -371,7 +407,7 @@ def _return_reason() -> Case:
 
 def returned_first(qs: QuerySet[Step]) -> QuerySet[Step]:
     """Việc của tôi: the steps returned to the user first, then in ``qs``'s own order."""
-    order = list(qs.query.order_by) or ["due_date", "pk"]
+    order = list(qs.query.order_by) or list(LIST_ORDER)
     return qs.annotate(return_reason=_return_reason()).order_by(
         Case(When(return_reason__isnull=False, then=0), default=1), *order
     )

@@ -125,14 +125,17 @@ def _rows(values: list[tuple[Any, ...]], today: datetime.date) -> list[dict[str,
 
 def _page(
     request: HttpRequest, qs: QuerySet[Step], today: datetime.date
-) -> tuple[list[dict[str, Any]], int, bool]:
-    """A page without COUNT(*): fetch one row more than shown to know if there is a next."""
+) -> tuple[list[dict[str, Any]], int, int, int]:
+    """One page and where it stands: (rows, page number, page count, total). Two queries
+    whatever the list's size: the COUNT(*) and the page's rows. A page past the last shows
+    the last one."""
+    total = qs.count()
+    pages = max(1, -(-total // PAGE_SIZE))
     number = selectors.parse_id(request.GET.get("page", "1")) or 1
-    if number >= 100_000:
-        number = 1
+    number = min(number, pages)
     start = (number - 1) * PAGE_SIZE
-    values = selectors.step_rows(qs, start, start + PAGE_SIZE + 1)
-    return _rows(values[:PAGE_SIZE], today), number, len(values) > PAGE_SIZE
+    values = selectors.step_rows(qs, start, start + PAGE_SIZE)
+    return _rows(values, today), number, pages, total
 
 
 def _step_list(
@@ -152,9 +155,9 @@ def _step_list(
     # that is none of them is said so on the page, with a 404.
     period_groups = selectors.period_choices(today)
     if not selectors.period_known(period_groups, filters.period):
-        rows, page, has_next, status = [], 1, False, 404
+        rows, page, pages, total, status = [], 1, 1, 0, 404
     else:
-        rows, page, has_next = _page(request, filters.apply(qs, today), today)
+        rows, page, pages, total = _page(request, filters.apply(qs, today), today)
         status = 200
     if extra.pop("return_reasons", False):
         reasons = selectors.return_reasons([int(row["pk"]) for row in rows])
@@ -169,7 +172,9 @@ def _step_list(
             "title": title,
             "rows": rows,
             "page": page,
-            "has_next": has_next,
+            "pages": pages,
+            "total": total,
+            "has_next": page < pages,
             "query": query.urlencode(),
             "filters": filters,
             "bulk_claim": bulk_claim,

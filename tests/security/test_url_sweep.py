@@ -135,14 +135,14 @@ TABLE: dict[str, Rule] = {
     "reports:period_pdf": Rule(SEES_EVERYTHING, NOBODY, "office, leadership, auditors; GET only"),
     "reports:period_xlsx": Rule(SEES_EVERYTHING, NOBODY, "office, leadership, auditors; GET only"),
     "reports:dossier_pdf": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
-    # --- workflow/history_urls.py
+    # --- workflow/history/urls.py
     "history:task": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
     "history:task_pdf": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
     "history:task_xlsx": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
     "history:search": Rule(
         SEES_EVERYTHING, NOBODY, "auditors, leadership, office (capabilities.audit_search); GET only"
     ),
-    # --- workflow/dashboard_urls.py
+    # --- workflow/dashboard/urls.py
     "dashboard:index": Rule(UNIT_HEADS_AND_OVERSIGHT, NOBODY, "dashboard_scope_for_user; GET only"),
     "dashboard:tasks": Rule(UNIT_HEADS_AND_OVERSIGHT, NOBODY, "dashboard_scope_for_user; GET only"),
     # --- documents/urls.py

@@ -19,7 +19,9 @@ from django.urls import reverse
 
 from plans.models import PlanTask, ReportingPeriod, Unit
 from tests.factories import AppendixFactory, CriterionFactory, PlanFactory, SectionFactory, periods, plan_task
-from workflow import counting, dashboard, services
+from workflow import counting, services
+from workflow.dashboard import selectors as dashboard_selectors
+from workflow.dashboard import views as dashboard_views
 from workflow.models import Bucket, PeriodTask, Stage, Step
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -187,7 +189,7 @@ def test_sql_statuses_equal_python_classify_for_every_task(
     assert len(by_python) == 12
 
     # When the database counts each task, and labels each task and each run
-    counted = rule.plan_tasks().values("pk").annotate(**dashboard._count_columns(rule, today))
+    counted = rule.plan_tasks().values("pk").annotate(**dashboard_selectors._count_columns(rule, today))
     labelled = dict(rule.plan_tasks().annotate(s=rule.annotation(today)).values_list("pk", "s"))
     by_run = dict(
         PeriodTask.objects.filter(period=period)
@@ -197,7 +199,9 @@ def test_sql_statuses_equal_python_classify_for_every_task(
 
     # Then each task is counted once, with the status Python gives it; runs agree with their task
     for row in counted:
-        assert {b: n for b, n in dashboard._counts_of(row).items() if n} == {by_python[row["pk"]]: 1}
+        assert {b: n for b, n in dashboard_selectors._counts_of(row).items() if n} == {
+            by_python[row["pk"]]: 1
+        }
     assert labelled == by_python
     assert by_run == {pk: by_python[pk] for pk in runs}
     # and the run's own page (PeriodTask.bucket) says the same
@@ -535,7 +539,7 @@ def test_task_list_shows_task_leads_stage_and_bucket(
 def test_task_list_pages_without_counting(
     client: Any, world: dict[str, Any], personas: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dashboard, "PAGE_SIZE", 4)
+    monkeypatch.setattr(dashboard_views, "PAGE_SIZE", 4)
     q1, pts = world["periods"]["Q1"], world["pts"]
     url = reverse("dashboard:tasks")
     with travel(at(2024, 3, 20)):
@@ -719,9 +723,9 @@ def test_dashboard_queries_do_not_grow_with_plans_and_periods(
 
 
 def test_bar_shares_add_up_to_a_hundred() -> None:
-    assert dashboard.whole_percents([1, 1, 1, 0, 0]) == [34, 33, 33, 0, 0]
-    assert dashboard.whole_percents([2, 1, 0, 0, 4]) == [29, 14, 0, 0, 57]
-    assert dashboard.whole_percents([0, 0, 0, 0, 0]) == [0, 0, 0, 0, 0]
+    assert dashboard_views.whole_percents([1, 1, 1, 0, 0]) == [34, 33, 33, 0, 0]
+    assert dashboard_views.whole_percents([2, 1, 0, 0, 4]) == [29, 14, 0, 0, 57]
+    assert dashboard_views.whole_percents([0, 0, 0, 0, 0]) == [0, 0, 0, 0, 0]
 
 
 def test_dashboard_templates_hold_no_inline_style_or_script() -> None:
@@ -795,10 +799,10 @@ def test_a_period_that_launches_nothing_counts_its_tasks_on_their_lines(
     today = datetime.date(2024, 3, 1)
 
     # When the database counts it (an empty "tasks it launches" list in the SQL)
-    row = rule.plan_tasks().values("pk").annotate(**dashboard._count_columns(rule, today)).get()
+    row = rule.plan_tasks().values("pk").annotate(**dashboard_selectors._count_columns(rule, today)).get()
 
     # Then it is on the "not arising" line, as Python says
-    assert {s: n for s, n in dashboard._counts_of(row).items() if n} == {"not_in_period": 1}
+    assert {s: n for s, n in dashboard_selectors._counts_of(row).items() if n} == {"not_in_period": 1}
     run = None
     assert rule.classify(
         plan_task_id=task.pk, timeline_kind="policy", due_date=None, run=run, today=today

@@ -27,7 +27,7 @@ from plans.models import ReportingPeriod
 from tests.factories import CriterionFactory, PlanFactory, periods, plan_task
 from workflow import services
 from workflow.evidence import store
-from workflow.history import PAGE_SIZE
+from workflow.history.selectors import PAGE_SIZE
 from workflow.models import PeriodTask, Step
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -293,7 +293,7 @@ def test_audit_search_needs_login(db: Any) -> None:
 
 
 def seqs(response: Any) -> list[int]:
-    return [int(s) for s in re.findall(r"<tr>\s*<td>(\d+)</td>", text_of(response))]
+    return [int(s) for s in re.findall(r"<tr>\s*<td data-label=\"Số\">(\d+)</td>", text_of(response))]
 
 
 def test_audit_search_filters_by_person_unit_action_period_and_dates(

@@ -340,11 +340,11 @@ def test_list_row_shows_each_value_escaped_and_truncated_as_the_template_filters
         assert cls == ""
         assert f'<a href="/quy-trinh/buoc/{step.pk}/">{escape(truncatechars(task, 140))}</a>' in row
         assert f"Phụ lục 1 · {escape(truncatechars(criterion.name, 60))}</div>" in row
-        assert "<td>Chủ trì thực hiện</td>" in row
-        assert "<td>Q&lt;CN&gt;</td>" in row
-        assert f"<td>Quý I/{q1.plan.year}</td>" in row
-        assert "<td>&lt;i&gt;Trần&lt;/i&gt; &amp; qlcn_cv</td>" in row
-        assert f'<td><span class="">{date(step.due_date, "d/m/Y")}</span>' in row
+        assert '<td data-label="Bước">Chủ trì thực hiện</td>' in row
+        assert '<td data-label="Đơn vị">Q&lt;CN&gt;</td>' in row
+        assert f'<td data-label="Kỳ">Quý I/{q1.plan.year}</td>' in row
+        assert '<td data-label="Người xử lý">&lt;i&gt;Trần&lt;/i&gt; &amp; qlcn_cv</td>' in row
+        assert f'<td data-label="Hạn xử lý"><span class="">{date(step.due_date, "d/m/Y")}</span>' in row
         assert f"Hạn nộp của kỳ: {date(q1.deadline, 'd/m/Y')} (tính là 08/03/{q1.deadline.year})</div>" in row
         assert "<script>" not in row and "<b>" not in row and "<i>" not in row
         # (escaped once by the template's autoescape: not left raw, not escaped twice)
@@ -463,7 +463,7 @@ LIST_READER = {
         ("page=1.5", "all"),
         ("appendix=-1&period=-2&kind=", "all"),
         ("appendix=99999999999999999999", "all"),  # not a usable id: ignored
-        ("page=99999", "none"),
+        ("page=99999", "all"),  # past the last page: the last page (here the only one)
     ],
 )
 def test_list_pages_ignore_values_that_are_not_usable_numbers(
@@ -989,3 +989,186 @@ def test_unit_queue_says_why_a_returned_step_waits_there(
     ((_cls, row),) = ROW.findall(html)
     assert "Chưa nhận" in row
     assert "<strong>Bị trả lại</strong> – lý do: Thiếu số liệu" in row
+
+
+# --- lists that find things: search, order, totals -------------------------------------------------
+
+
+def _index_task_texts(queue: dict[str, Step]) -> None:
+    """search_text as the importer stores it for these tasks (folded task text); the step's unit is
+    left out on purpose, so that a match on the unit comes from the unit itself."""
+    from plans.text import fold
+
+    for step in queue.values():
+        plan_task = step.period_task.plan_task
+        PlanTask.objects.filter(pk=plan_task.pk).update(search_text=fold(plan_task.task))
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("nhiem vu hai", ["t2_q1"]),  # typed without diacritics
+        ("NHIỆM VỤ MỘT", ["t1_q1", "t1_h1"]),  # with them, in capitals
+        ("Nhiệm vụ ba", ["t3_partner"]),  # NFD would be the same letters: fold decomposes
+        ("quan ly cong nghiep", ["t2_q1", "t1_q1", "t1_h1", "t3_partner"]),  # the step's unit, by name
+        ("qlcn", ["t2_q1", "t1_q1", "t1_h1", "t3_partner"]),  # and by short name
+        ("thuong mai", []),  # another unit: none of this queue's steps
+        ("nhiệm vụ hai   ", ["t2_q1"]),
+        ("", ["t2_q1", "t1_q1", "t1_h1", "t3_partner"]),
+    ],
+)
+def test_unit_queue_search_ignores_diacritics_and_matches_task_text_or_unit(
+    client: Any, personas: dict[str, Any], queue: dict[str, Step], q: str, expected: list[str]
+) -> None:
+    # Given QLCN's queue of four steps whose tasks are indexed as the importer indexes them
+    _index_task_texts(queue)
+    client.force_login(personas["staff"])
+
+    # When the staff member searches the queue
+    response = client.get(reverse("workflow:unit_queue"), {"q": q})
+
+    # Then exactly the matching steps are listed, the most urgent first, with their total
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert listed(html) == [queue[name].pk for name in expected]
+    if expected:
+        assert f"Trang 1/1 – {len(expected)} việc" in html
+    else:
+        assert "Không có việc nào khớp “thuong mai”." in html
+
+
+def test_search_combines_with_the_other_filters_and_is_kept_in_the_page_links(
+    client: Any, q1: Any, personas: dict[str, Any], queue: dict[str, Step], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workflow import views
+
+    # Given the queue indexed, and pages of one row
+    _index_task_texts(queue)
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    client.force_login(personas["staff"])
+    url = reverse("workflow:unit_queue")
+
+    # When the staff member searches "nhiem vu mot" in Q1 only, then in every period
+    only_q1 = client.get(url, {"q": "nhiem vu mot", "period": q1.pk}).content.decode()
+    both = client.get(url, {"q": "nhiem vu mot"}).content.decode()
+
+    # Then Q1 holds one of t1's steps; every period holds two, on two pages linked with the search
+    assert listed(only_q1) == [queue["t1_q1"].pk]
+    assert "Trang 1/1 – 1 việc" in only_q1
+    assert listed(both) == [queue["t1_q1"].pk]
+    assert "Trang 1/2 – 2 việc" in both
+    assert 'href="?q=nhiem+vu+mot&amp;page=2"' in both
+    assert 'value="nhiem vu mot"' in both
+    second = client.get(url, {"q": "nhiem vu mot", "page": 2}).content.decode()
+    assert listed(second) == [queue["t1_h1"].pk]
+    assert "Trang 2/2 – 2 việc" in second
+
+
+@pytest.mark.parametrize("page", ["my_steps", "unit_queue"])
+def test_lists_show_the_total_and_the_page_count(
+    client: Any,
+    personas: dict[str, Any],
+    queue: dict[str, Step],
+    monkeypatch: pytest.MonkeyPatch,
+    page: str,
+) -> None:
+    from workflow import views
+
+    # Given the staff member holds all four of QLCN's steps, and pages of three rows
+    for step in queue.values():
+        services.step_claim(step_id=step.pk, user=personas["staff"])
+    monkeypatch.setattr(views, "PAGE_SIZE", 3)
+    client.force_login(personas["staff"])
+    url = reverse(f"workflow:{page}")
+
+    # When they open page 1, page 2, and a page past the last
+    first, second, past = (client.get(url, {"page": n}).content.decode() for n in (1, 2, 9))
+
+    # Then each says where it stands among the four
+    assert len(listed(first)) == 3 and "Trang 1/2 – 4 việc" in first
+    assert len(listed(second)) == 1 and "Trang 2/2 – 4 việc" in second
+    assert listed(past) == listed(second) and "Trang 2/2 – 4 việc" in past
+    assert sorted(listed(first) + listed(second)) == sorted(s.pk for s in queue.values())
+
+
+@pytest.mark.parametrize("page", ["my_steps", "unit_queue"])
+def test_lists_order_by_due_date_then_arrival_not_plan_order(
+    client: Any, personas: dict[str, Any], queue: dict[str, Step], page: str
+) -> None:
+    # Given four steps due the same day that arrived in the reverse of their plan (id) order,
+    # and t2's step due a day earlier than the others
+    for step in queue.values():
+        services.step_claim(step_id=step.pk, user=personas["staff"])
+    due = timezone.localdate() + datetime.timedelta(days=5)
+    arrived = timezone.now()
+    ordered = sorted(queue.values(), key=lambda s: s.pk)
+    for n, step in enumerate(ordered):
+        Step.objects.filter(pk=step.pk).update(due_date=due, created_at=arrived - datetime.timedelta(hours=n))
+    Step.objects.filter(pk=queue["t2_q1"].pk).update(due_date=due - datetime.timedelta(days=1))
+    client.force_login(personas["staff"])
+
+    # When they open the list
+    html = client.get(reverse(f"workflow:{page}")).content.decode()
+
+    # Then the earliest due comes first, then the steps by arrival (earliest first)
+    rest = [s.pk for s in reversed(ordered) if s.pk != queue["t2_q1"].pk]
+    assert listed(html) == [queue["t2_q1"].pk, *rest]
+
+
+@pytest.mark.parametrize("page", LIST_PAGES)
+@pytest.mark.parametrize(
+    ("q", "matches"),
+    [
+        ("\x00", "all"),  # nothing printable: no search
+        ("\x00\x1f ", "all"),
+        ("nhiem\x00vu", "none"),
+        ("a" * 20_000, "none"),
+        ("%", "none"),
+        ("_", "none"),
+        ("' OR 1=1 --", "none"),
+        ("<script>alert(1)</script>", "none"),
+    ],
+)
+def test_list_search_takes_hostile_text_without_error(
+    client: Any, personas: dict[str, Any], queue: dict[str, Step], page: str, q: str, matches: str
+) -> None:
+    # Given each list has rows for its reader (as in the test of unusable numbers)
+    services.step_claim(step_id=queue["t1_q1"].pk, user=personas["staff"])
+    services.step_claim(step_id=queue["t3_partner"].pk, user=personas["staff"])
+    services.step_submit(step_id=queue["t3_partner"].pk, user=personas["staff"], data={"no_opinion": True})
+    client.force_login(personas[LIST_READER[page]])
+    url = reverse(f"workflow:{page}")
+    unfiltered = listed(client.get(url).content.decode())
+    assert unfiltered
+
+    # When a list is searched with text made to break it
+    response = client.get(url, {"q": q})
+
+    # Then the page answers (no search left, or no row matches), the text cut and escaped, never raw
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert listed(html) == (unfiltered if matches == "all" else [])
+    assert "<script>alert(1)</script>" not in html
+    assert "a" * 201 not in html
+
+
+def test_search_costs_the_same_queries_whatever_the_number_of_units_and_rows(
+    client: Any, criterion: Criterion, q1: Any, units: dict[str, Any], personas: dict[str, Any]
+) -> None:
+    from plans.models import Unit
+
+    # Given 2 processes of each sort
+    add_processes(criterion, q1, units, personas, 2)
+    client.force_login(personas["staff"])
+    url = f"{reverse('workflow:unit_queue')}?q=cong+nghiep"
+    client.get(url)
+    before = count_queries(client, url)
+
+    # When 10 more processes and 20 more units are added
+    add_processes(criterion, q1, units, personas, 10)
+    for n in range(20):
+        Unit.objects.create(name=f"Phòng số {n}", short_name=f"P{n}")
+
+    # Then the searched queue costs the same
+    assert count_queries(client, url) == before
+    assert listed(client.get(url).content.decode())

@@ -89,3 +89,15 @@ def test_period_options_html_escapes_plan_titles_and_marks_the_chosen_period() -
     assert html.startswith('<option value="">Tất cả</option><optgroup ')
     assert f'<option value="{ps["H1"].pk}" selected>6 tháng/2024</option>' in html
     assert html.count(" selected") == 1
+
+
+def test_units_matching_folds_names_as_the_plan_search_does(units: dict[str, Any]) -> None:
+    from workflow.selectors import search_words, units_matching
+
+    assert units_matching("cong nghiep") == [units["QLCN"].pk]
+    assert units_matching("qltm") == [units["QLTM"].pk]
+    assert set(units_matching("phong")) >= {units["QLCN"].pk, units["QLTM"].pk}
+    assert units_matching("khong co don vi nay") == []
+    # the search as kept: printable, spaces folded, at most 200 characters
+    assert search_words("  Điện\x00 lực\t\n ") == "Điện lực"
+    assert len(search_words("đ" * 5000)) == 200
