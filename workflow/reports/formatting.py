@@ -31,6 +31,15 @@ def number_line(symbol: str, number: str = "") -> str:
     return f"Số: {number}" if number else f"Số: …/{symbol}"
 
 
+def document_number(number: str, symbol: str) -> str:
+    """A document's number and symbol from what was entered: "123" and "KH-SCT" give
+    "123/KH-SCT"; a number entered with its symbol ("45/KH-SCT") stays as it is; none gives ""."""
+    number = " ".join((number or "").split())
+    if not number or "/" in number:
+        return number
+    return f"{number}/{symbol}" if symbol else number
+
+
 def percent(part: int, whole: int) -> str:
     """A share with a decimal comma: 27,3%."""
     if not whole:
