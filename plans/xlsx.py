@@ -263,11 +263,24 @@ def _date(value: Any) -> Any:
     return datetime.date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def plan_xlsx(plan: Any) -> bytes:
-    """The plan's workbook (reads the plan through ``plans.selectors.plan_export_data``)."""
+def workbook_data(plan: Any) -> dict[str, Any]:
+    """What the plan's workbook shows: the export data (``plans.selectors.plan_export_data``)
+    and, for its title block, the plan's number and symbol and its date of adoption."""
     from plans.selectors import plan_export_data
+    from workflow.reports.formatting import document_number
 
-    return plan_workbook(plan_export_data(plan))
+    data = plan_export_data(plan)
+    data["plan"] = {
+        **data["plan"],
+        "number": document_number(plan.number, plan.symbol),
+        "adopted_on": plan.adopted_on.isoformat() if plan.adopted_on else "",
+    }
+    return data
+
+
+def plan_xlsx(plan: Any) -> bytes:
+    """The plan's workbook (reads the plan through ``workbook_data``)."""
+    return plan_workbook(workbook_data(plan))
 
 
 def plan_workbook(data: dict[str, Any]) -> bytes:

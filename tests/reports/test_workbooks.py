@@ -252,3 +252,25 @@ def test_libreoffice_prints_every_line_of_a_long_wrapped_text(
     assert 1 <= len(printed.pages) <= max_pages
     for hostile in ("+1+2", "-2+3", "@SUM(A1:A3)"):
         assert hostile in text  # printed as typed, not computed
+
+
+@pytest.mark.django_db
+def test_plan_workbook_title_block_has_the_plans_number_and_adoption_date_and_still_reads_back(
+    world: dict[str, Any],
+) -> None:
+    from plans.models import Plan
+    from plans.parsing.xlsx import parse_xlsx
+    from plans.services import unit_directory
+
+    Plan.objects.filter(pk=world["plan"].pk).update(number="123", adopted_on=datetime.date(2024, 1, 5))
+    world["plan"].refresh_from_db()
+    data = plan_xlsx(world["plan"])
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    assert [sheet["A2"].value, sheet["B2"].value] == ["Số, ký hiệu", "123/KH-SCT"]
+    assert sheet["A3"].value == "Ngày ban hành"
+    assert (sheet["B3"].value, sheet["B3"].number_format) == (datetime.datetime(2024, 1, 5), "dd/mm/yyyy")
+    assert sheet.print_title_rows == "$6:$6" and sheet["A6"].value == "TT"
+    parsed = parse_xlsx(data, unit_directory())
+    tasks = [t.task for a in parsed.appendices for s in a.sections for c in s.criteria for t in c.tasks]
+    # the texts read back as the reader folds spaces (a line break or a leading tab is a space)
+    assert {" ".join(t.split()) for t in tasks} == {" ".join(t.split()) for t in [LONG_TASK, *HOSTILE]}

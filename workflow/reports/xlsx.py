@@ -38,9 +38,9 @@ DETAIL_WIDTHS = [9, 6, 36, 56, 24, 26, 60, 22, 12, 14]
 
 def plan_xlsx_cached(plan: Plan) -> bytes:
     """The plan's workbook, kept in the cache under a hash of the plan's export data."""
-    from plans.selectors import plan_export_data
+    from plans.xlsx import workbook_data
 
-    data = plan_export_data(plan)
+    data = workbook_data(plan)
     return document_cached("plan_xlsx", data, lambda: plan_workbook(data))
 
 
