@@ -28,11 +28,11 @@ from audit.services import audit_record
 from documents import rendering, signing
 from documents.models import IssuedDocument, Register, number_text
 from plans.models import ReportingPeriod
-from plans.roles import display_name, roles_of
 from workflow import access
 from workflow.models import PeriodTask
 from workflow.reports import selectors
 from workflow.reports.formatting import date_line, number_line
+from workflow.reports.signature import SignerBlock, signer_block  # the one signer rule
 
 ISSUED = "document_issued"
 CANCELLED = "document_number_cancelled"
@@ -51,27 +51,6 @@ class IssueFailed(Exception):
             f"Không ban hành được văn bản số {document.number_text}: {cause}. "
             f"Số này đã được ghi nhận là hủy số trong sổ văn bản đi."
         )
-
-
-@dataclass(frozen=True)
-class SignerBlock:
-    authority: str
-    title: str
-    name: str
-
-
-def signer_block(user: Any) -> SignerBlock:
-    """The signature block of a leader (Nghị định 30): the director signs as "GIÁM ĐỐC", a deputy
-    "KT. GIÁM ĐỐC / PHÓ GIÁM ĐỐC"; anyone else may not sign an outgoing document."""
-    roles = roles_of(user)
-    name = display_name(user)
-    if not user.is_active:
-        raise ValidationError(f"Tài khoản {user.username} đã bị khóa, không thể ký văn bản.")
-    if roles.is_director:
-        return SignerBlock("GIÁM ĐỐC", "", name)
-    if roles.is_deputy:
-        return SignerBlock("KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC", name)
-    raise ValidationError(f"{name} không thuộc Ban Giám đốc Sở nên không thể ký văn bản đi.")
 
 
 @dataclass(frozen=True)
@@ -283,7 +262,6 @@ def issue_dossier(*, period_task_id: int, signer: Any, actor: Any, **kwargs: Any
 
 def default_signer() -> Any:
     """The director (the first active one), who signs when no one else is named."""
+    from workflow.reports.signature import director
 
-    from workflow import access
-
-    return access.director().first()
+    return director()

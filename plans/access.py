@@ -156,6 +156,17 @@ def signs_off_everything(user: AnyUser) -> bool:
     return is_administrator(user) or _role_perm(roles_of(user), "plans.sign_off_unit")
 
 
+def leader_kind(user: AnyUser) -> Literal["director", "deputy", ""]:
+    """Which member of the Ban Giám đốc ``user`` is, for a signature block: "director" signs in
+    his own right, "deputy" on his behalf (KT.); "" for anyone else."""
+    roles = roles_of(user)
+    if roles.is_director:
+        return "director"
+    if roles.is_deputy:
+        return "deputy"
+    return ""
+
+
 def may_sign_off(user: AnyUser, unit: Unit | None) -> bool:
     """Is ``user`` one of ``signers_for(unit)``? The same rule, asked of one person."""
     if signs_off_everything(user):

@@ -52,7 +52,7 @@ class PlanAdmin(admin.ModelAdmin):
     search_fields = ["title", "number"]
     readonly_fields = ["source_name", "source_sha256", "imported_at"]
     fieldsets = [
-        (None, {"fields": ["title", "year", "number", "adopted_on"]}),
+        (None, {"fields": ["title", "year", "number", "symbol", "adopted_on"]}),
         (
             "Tiêu đề văn bản báo cáo",
             {"fields": ["superior_body", "issuing_body", "place", "document_symbol"]},

@@ -90,7 +90,15 @@ class Plan(models.Model):
 
     title = models.CharField(_("tên kế hoạch"), max_length=500)
     year = models.PositiveSmallIntegerField(_("năm"))
-    number = models.CharField(_("số, ký hiệu"), max_length=50, blank=True)
+    number = models.CharField(
+        _("số"),
+        max_length=50,
+        blank=True,
+        help_text=_('Số của kế hoạch trong sổ văn bản đi ("123"); để trống khi chưa có số.'),
+    )
+    symbol = models.CharField(
+        _("ký hiệu"), max_length=30, default="KH-SCT", help_text=_('Ký hiệu của kế hoạch ("KH-SCT").')
+    )
     adopted_on = models.DateField(_("ngày ban hành"), null=True, blank=True)
     superior_body = models.CharField(_("cơ quan chủ quản"), max_length=200, default="UBND TỈNH BẮC KẠN")
     issuing_body = models.CharField(_("cơ quan ban hành"), max_length=200, default="SỞ CÔNG THƯƠNG")

@@ -23,3 +23,12 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text)
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _SPACES.sub(" ", stripped).strip().lower()
+
+
+def document_number(number: str, symbol: str) -> str:
+    """A document's number and symbol from what was entered: "123" and "KH-SCT" give
+    "123/KH-SCT"; a number entered with its symbol ("45/KH-SCT") stays as it is; none gives ""."""
+    number = " ".join((number or "").split())
+    if not number or "/" in number:
+        return number
+    return f"{number}/{symbol}" if symbol else number

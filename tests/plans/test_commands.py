@@ -190,7 +190,8 @@ def test_export_plan_xlsx_has_one_sheet_per_appendix_with_headers(
     book = load_workbook(out)
     assert book.sheetnames == ["Phụ lục 1", "Phụ lục 2", "Phụ lục 3", "Phụ lục 4"]
     first = book["Phụ lục 1"]
-    assert [c.value for c in first[1]] == [
+    # rows 1-3: the title block (plan, empty row, the appendix's heading); row 4 the header
+    assert [c.value for c in first[4]] == [
         "TT",
         "Lĩnh vực/Tiêu chí/ Tiêu chí thành phần",
         "Mục tiêu năm 2024",
@@ -199,15 +200,15 @@ def test_export_plan_xlsx_has_one_sheet_per_appendix_with_headers(
         "Cơ quan phối hợp thực hiện",
         "Thời gian thực hiện",
     ]
-    assert first.freeze_panes == "A2"
-    assert first["D3"].alignment.wrap_text is True
+    assert first.freeze_panes == "A5"
+    assert first["D6"].alignment.wrap_text is True
     assert first.column_dimensions["D"].width == 60
-    # row 2 is section I, row 3 its first criterion's task
-    assert [first["A2"].value, first["B2"].value] == ["I", "CÔNG TÁC CHỈ ĐẠO, ĐIỀU HÀNH"]
-    assert first["B3"].value == "TC 1.1. Thực hiện kế hoạch CCHC"
-    assert first["E3"].value == "Văn phòng Sở"
+    # row 5 is section I, row 6 its first criterion's task
+    assert [first["A5"].value, first["B5"].value] == ["I", "CÔNG TÁC CHỈ ĐẠO, ĐIỀU HÀNH"]
+    assert first["B6"].value == "TC 1.1. Thực hiện kế hoạch CCHC"
+    assert first["E6"].value == "Văn phòng Sở"
     papi = book["Phụ lục 4"]
-    assert [c.value for c in papi[1]] == [
+    assert [c.value for c in papi[4]] == [
         "TT",
         "Chỉ số nội dung/Nội dung thành phần",
         "Nhiệm vụ, giải pháp",
@@ -218,7 +219,7 @@ def test_export_plan_xlsx_has_one_sheet_per_appendix_with_headers(
     # one row per task (with its lead unit) under the header, section and group rows
     lead_column = {"Phụ lục 1": 4, "Phụ lục 2": 4, "Phụ lục 3": 3, "Phụ lục 4": 3}
     task_rows = [
-        sum(1 for row in sheet.iter_rows(min_row=2, values_only=True) if row[lead_column[sheet.title]])
+        sum(1 for row in sheet.iter_rows(min_row=5, values_only=True) if row[lead_column[sheet.title]])
         for sheet in book
     ]
     assert task_rows == [21, 19, 26, 11]

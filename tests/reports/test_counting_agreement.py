@@ -201,10 +201,10 @@ def xlsx_numbers(client: Any, period: ReportingPeriod) -> Numbers:
     book = load_workbook(io.BytesIO(response.content))
 
     def rows(sheet: Any) -> dict[str, list[int]]:
-        # (the summary's last row, "Tỷ lệ", holds the shares as text)
+        # (rows 1-5: the title block, 6: the header; the summary's last row, "Tỷ lệ", the shares)
         return {
             r[0]: _nine(list(r[1:12]))
-            for r in sheet.iter_rows(min_row=2, values_only=True)
+            for r in sheet.iter_rows(min_row=7, values_only=True)
             if r[0] != "Tỷ lệ"
         }
 

@@ -146,7 +146,7 @@ def test_fonts_are_the_bundled_liberation_serif(rendered: Rendered, name: str) -
 @pytest.mark.parametrize(
     ("name", "number_and_date"),
     [
-        ("plan", "Số: … Bắc Kạn, ngày … tháng … năm 2024"),
+        ("plan", "Số: …/KH-SCT Bắc Kạn, ngày … tháng … năm 2024"),
         ("period", "Số: …/BC-SCT Bắc Kạn, ngày 12 tháng 3 năm 2024"),
         ("dossier", "Số: …/BC-SCT Bắc Kạn, ngày 12 tháng 3 năm 2024"),
     ],
@@ -164,8 +164,11 @@ def test_every_document_opens_with_the_header_block_and_closes_with_signature_an
         number_and_date,
     ]
     whole = "\n".join(texts[name])
-    for line in ("Nơi nhận:", "- Lưu: VT, VP.", "KT. GIÁM ĐỐC", "PHÓ GIÁM ĐỐC"):
-        assert line in whole.splitlines()
+    lines = whole.splitlines()
+    for line in ("Nơi nhận:", "- Lưu: VT, VP."):
+        assert line in lines
+    # no leader named (the selectors' default): the director's form (test_layout.py names signers)
+    assert any(line.endswith("GIÁM ĐỐC") for line in lines)
 
 
 @pytest.mark.parametrize("name", ["plan", "period", "dossier"])

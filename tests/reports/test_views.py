@@ -265,5 +265,57 @@ def test_documents_are_read_in_a_fixed_number_of_queries(
     small = reads()
     add_tasks(world, units, personas, 6)
     assert PlanTask.objects.filter(plan=world.plan).count() == 7
-    # the period report: plan rows, runs, lead reports, units, and the tasks the period launches
-    assert reads() == small == [3, 5, 6]
+    # the period report: plan rows, runs, lead reports, units, and the tasks the period launches;
+    # each document one more: the signer by default (the director; for this dossier, not yet
+    # signed off, the director too)
+    assert reads() == small == [4, 6, 7]
+
+
+# --- who signs -----------------------------------------------------------------------------
+
+
+def signature_text(data: bytes) -> str:
+    """The closing of a document from "Nơi nhận:" on, whitespace folded."""
+    text = " ".join(" ".join(pdf_pages(data)).split())
+    return text[text.index("Nơi nhận:") :]
+
+
+@pytest.mark.parametrize("name", ["reports:plan_pdf", "reports:period_pdf", "reports:dossier_pdf"])
+def test_the_director_signs_by_default_and_a_deputy_when_chosen(
+    client: Client, world: World, personas: dict[str, Any], name: str
+) -> None:
+    director, deputy = personas["director"], personas["deputy"]
+    director.last_name, director.first_name = "Nguyễn Văn", "An"
+    director.save()
+    deputy.last_name, deputy.first_name = "Trần Thị", "Bình"
+    deputy.save()
+    client.force_login(personas["office_reviewer"])
+
+    default = signature_text(client.get(world.url(name)).content)
+    assert "GIÁM ĐỐC" in default and "Nguyễn Văn An" in default
+    assert "KT." not in default and "PHÓ GIÁM ĐỐC" not in default
+
+    chosen = signature_text(client.get(world.url(name), {"signer": deputy.pk}).content)
+    assert "KT. GIÁM ĐỐC" in chosen and "PHÓ GIÁM ĐỐC" in chosen and "Trần Thị Bình" in chosen
+    assert "Nguyễn Văn An" not in chosen
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-3", "99999999", "1" * 30])
+def test_a_signer_who_is_no_leader_is_refused_with_a_message(
+    client: Client, world: World, personas: dict[str, Any], raw: str
+) -> None:
+    client.force_login(personas["office_reviewer"])
+    for name in ("reports:plan_pdf", "reports:period_pdf", "reports:dossier_pdf"):
+        response = client.get(world.url(name), {"signer": raw})
+        assert response.status_code == 400
+        assert "Người ký" in response.content.decode()
+
+
+def test_staff_and_auditors_cannot_be_named_as_signer(
+    client: Client, world: World, personas: dict[str, Any]
+) -> None:
+    client.force_login(personas["office_reviewer"])
+    for who in ("staff", "auditor", "office_reviewer"):
+        response = client.get(world.url("reports:period_pdf"), {"signer": personas[who].pk})
+        assert response.status_code == 400
+        assert "Giám đốc hoặc Phó Giám đốc" in response.content.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import io
 import time
@@ -116,7 +117,10 @@ def test_plan_workbook_has_the_documents_columns_frozen_header_and_titles(export
     book = load_workbook(io.BytesIO(exported.workbook))
     assert book.sheetnames == ["Phụ lục 1", "Phụ lục 2", "Phụ lục 3", "Phụ lục 4"]
     first, third = book["Phụ lục 1"], book["Phụ lục 3"]
-    assert [c.value for c in first[1]] == [
+    # the title block: the plan, then the appendix's heading; the table's header on row 4
+    assert first["A1"].value == "Kế hoạch cải cách hành chính năm 2024"
+    assert first["A3"].value.startswith("Phụ lục 1. MỤC TIÊU, NHIỆM VỤ VÀ GIẢI PHÁP")
+    assert [c.value for c in first[4]] == [
         "TT",
         "Lĩnh vực/Tiêu chí/ Tiêu chí thành phần",
         "Mục tiêu năm 2024",
@@ -125,19 +129,19 @@ def test_plan_workbook_has_the_documents_columns_frozen_header_and_titles(export
         "Cơ quan phối hợp thực hiện",
         "Thời gian thực hiện",
     ]
-    assert [c.value for c in third[1]][:3] == [
+    assert [c.value for c in third[4]][:3] == [
         "TT",
         "Nhóm tiêu chí/ Tiêu chí thành phần",
         "Nhiệm vụ, giải pháp",
     ]
-    assert (first.freeze_panes, first.print_title_rows) == ("A2", "$1:$1")
+    assert (first.freeze_panes, first.print_title_rows) == ("A5", "$4:$4")
     assert [first.column_dimensions[c].width for c in "ABCDEFG"] == [6, 40, 34, 60, 26, 26, 16]
-    assert first["D3"].alignment.wrap_text is True
+    assert first["D6"].alignment.wrap_text is True
     assert first.oddHeader.center.text == (
         "Phụ lục 1. MỤC TIÊU, NHIỆM VỤ VÀ GIẢI PHÁP TIẾP TỤC DUY TRÌ THỰC HIỆN NÂNG CAO CHỈ SỐ CCHC NĂM 2024"
     )
-    assert [first["A2"].value, first["B2"].value] == ["I", "CÔNG TÁC CHỈ ĐẠO, ĐIỀU HÀNH"]
-    assert first["B3"].value == "TC 1.1. Thực hiện kế hoạch CCHC"
+    assert [first["A5"].value, first["B5"].value] == ["I", "CÔNG TÁC CHỈ ĐẠO, ĐIỀU HÀNH"]
+    assert first["B6"].value == "TC 1.1. Thực hiện kế hoạch CCHC"
     # appendix 2, section VI: one criterion with two tasks, TT and criterion merged over both
     second = book["Phụ lục 2"]
     merged = {str(r) for r in second.merged_cells.ranges}
@@ -171,9 +175,10 @@ def test_period_workbook_lists_every_task_with_its_result_under_the_documents_co
     book = load_workbook(io.BytesIO(exported.period_workbook))
     assert book.sheetnames == ["Tổng hợp", "Theo phụ lục", "Chi tiết"]
     detail = book["Chi tiết"]
-    assert [c.value for c in detail[1]] == DETAIL_HEADERS
-    assert detail.freeze_panes == "A2"
-    rows = [[c.value for c in row] for row in detail.iter_rows(min_row=2)]
+    # the title block (title, deadline, cut-off, as-of, an empty row), the header on row 6
+    assert [c.value for c in detail[6]] == DETAIL_HEADERS
+    assert detail.freeze_panes == "A7"
+    rows = [[c.value for c in row] for row in detail.iter_rows(min_row=7)]
     tasks = [r for r in rows if r[3]]
     assert len(tasks) == 77
     assert tasks[0] == [
@@ -186,10 +191,11 @@ def test_period_workbook_lists_every_task_with_its_result_under_the_documents_co
         "Đã bổ sung số liệu: 12/12 nhiệm vụ đúng tiến độ",  # has evidence: no explanation shown
         "Hoàn thành đúng hạn",
         1,
+        datetime.datetime(2024, 3, 5),  # signed off on 05/03: a date cell
     ]
-    assert detail["G3"].alignment.wrap_text is True  # row 2 is section I
+    assert detail["G8"].alignment.wrap_text is True  # row 7 is section I
     summary = book["Tổng hợp"]
-    assert [c.value for c in summary[1]] == [
+    assert [c.value for c in summary[6]] == [
         "Đơn vị chủ trì",
         "Hoàn thành đúng hạn",
         "Hoàn thành quá hạn",
@@ -204,7 +210,7 @@ def test_period_workbook_lists_every_task_with_its_result_under_the_documents_co
         "Tổng số nhiệm vụ",
     ]
     # The buckets count the runs launched in Quý I; the plan's other tasks are on their lines
-    assert [c.value for c in summary[2]] == ["Văn phòng Sở", 1, 1, 0, 0, 0, 2, 2, 2, 57, 0, 63]
+    assert [c.value for c in summary[7]] == ["Văn phòng Sở", 1, 1, 0, 0, 0, 2, 2, 2, 57, 0, 63]
     assert [c.value for c in summary[summary.max_row - 1]] == [
         "Toàn kế hoạch",
         1,
@@ -219,29 +225,19 @@ def test_period_workbook_lists_every_task_with_its_result_under_the_documents_co
         0,
         77,
     ]
-    assert [c.value for c in summary[summary.max_row]] == [
-        "Tỷ lệ",
-        "25%",
-        "25%",
-        "0%",
-        "50%",
-        "0%",
-        "100%",
-        "6,5%",
-        "2,6%",
-        "85,7%",
-        "0%",
-        "100%",
-    ]
+    shares = [c.value for c in summary[summary.max_row]]
+    assert shares[0] == "Tỷ lệ"
+    assert shares[1:] == pytest.approx([0.25, 0.25, 0, 0.5, 0, 1, 5 / 77, 2 / 77, 66 / 77, 0, 1])
+    assert {c.number_format for c in summary[summary.max_row][1:]} == {"0.0%"}
     by_appendix = book["Theo phụ lục"]
     # the scenario's runs: on time and late in appendix 1, the two overdue in appendices 3 and 4
-    assert [[c.value for c in row] for row in by_appendix.iter_rows(min_row=2)] == [
+    assert [[c.value for c in row] for row in by_appendix.iter_rows(min_row=7)] == [
         ["Phụ lục 1", 1, 1, 0, 0, 0, 2, 3, 0, 16, 0, 21],
         ["Phụ lục 2", 0, 0, 0, 0, 0, 0, 2, 0, 17, 0, 19],
         ["Phụ lục 3", 0, 0, 0, 1, 0, 1, 0, 2, 23, 0, 26],
         ["Phụ lục 4", 0, 0, 0, 1, 0, 1, 0, 0, 10, 0, 11],
     ]
-    assert sum(row[11].value for row in by_appendix.iter_rows(min_row=2)) == 77
+    assert sum(row[11].value for row in by_appendix.iter_rows(min_row=7)) == 77
     year_task = next(r for r in tasks if r[7] and r[7].startswith("Thực hiện trong năm"))
     assert year_task[7] == "Thực hiện trong năm, chưa đến hạn (hạn 31/12/2024)"
 

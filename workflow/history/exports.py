@@ -72,6 +72,8 @@ def history_xlsx(entries: list[Entry], *, title: str) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font
 
+    from plans.xlsx import cell_text_safe, print_setup, rows_fit
+
     book = Workbook()
     sheet = book.active
     sheet.title = "Lịch sử xử lý"
@@ -83,14 +85,18 @@ def history_xlsx(entries: list[Entry], *, title: str) -> bytes:
     for entry in entries:
         sheet.append(entry_row(entry))
         for cell in sheet[sheet.max_row]:
-            # Text that starts with "=" is still text: openpyxl would store it as a formula.
-            if isinstance(cell.value, str) and cell.data_type == "f":
-                cell.data_type = "s"
+            cell_text_safe(cell)  # the one escaping rule of every workbook (plans.xlsx)
             cell.alignment = Alignment(wrap_text=True, vertical="top")
         sheet.cell(row=sheet.max_row, column=2).number_format = "dd/mm/yyyy hh:mm"
     for column, width in zip("ABCDEFGHIJKL", (8, 17, 22, 28, 28, 26, 30, 40, 30, 50, 60, 24), strict=True):
         sheet.column_dimensions[column].width = width
-    sheet.freeze_panes = "A3"
+    cell_text_safe(sheet["A1"])
+    sheet.merge_cells("A1:L1")
+    sheet["A1"].alignment = Alignment(wrap_text=True, vertical="top")
+    for cell in sheet[2]:
+        cell.alignment = Alignment(wrap_text=True, vertical="center", horizontal="center")
+    print_setup(sheet, 2)  # A4 landscape, fitted to the width, the header row on every page
+    rows_fit(sheet, 1)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

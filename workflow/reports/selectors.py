@@ -19,10 +19,13 @@ from audit.models import AuditEvent, action_label
 from plans.models import Plan, PlanTask, ReportingPeriod, Unit
 from plans.roles import display_name
 from plans.selectors import AppendixTable, HeadingRow, PlanFilters, criterion_label, plan_tasks_for_page
+from plans.text import document_number
 from workflow import counting
 from workflow import selectors as workflow_selectors
 from workflow.models import Bucket, Evidence, Line, PeriodTask, Stage, Step
+from workflow.reports import signature
 from workflow.reports.formatting import date_line, day_text, number_line, percent
+from workflow.reports.signature import UNSIGNED, SignerBlock
 
 BUCKET_ORDER = list(Bucket)
 LINE_ORDER = list(Line)
@@ -75,18 +78,25 @@ class PlanDocument:
     appendices: list[AppendixTable]
     task_count: int
     recipients: list[str] = field(default_factory=lambda: list(RECIPIENTS))
+    signer: SignerBlock = UNSIGNED
 
 
-def plan_document(plan: Plan) -> PlanDocument:
-    """Four queries: the plan was read by the caller; tasks with their hierarchy and units."""
+def plan_document(plan: Plan, *, signer: SignerBlock | None = None) -> PlanDocument:
+    """Four queries (five without ``signer``: the director signs): the plan was read by the
+    caller; tasks with their hierarchy and units.
+
+    The number line is the plan's own number and symbol ("Số: 123/KH-SCT"), "Số: …/KH-SCT"
+    while the plan has no number."""
     tables = plan_tasks_for_page(plan, PlanFilters())
-    if plan.number:
+    number = document_number(plan.number, plan.symbol)
+    if number:
         adopted = f" ngày {day_text(plan.adopted_on)}" if plan.adopted_on else ""
-        attached_to = f"(Kèm theo Kế hoạch số {plan.number}{adopted})"
+        attached_to = f"(Kèm theo Kế hoạch số {number}{adopted})"
     else:
         attached_to = f"(Kèm theo {plan.title})"
     return PlanDocument(
-        header=document_header(plan, day=plan.adopted_on, number=plan.number or "…"),
+        signer=signer or signature.director_block(),
+        header=document_header(plan, day=plan.adopted_on, number=number, symbol=plan.symbol),
         title=plan.title,
         year=plan.year,
         attached_to=attached_to,
@@ -131,6 +141,7 @@ class ReportRow:
     evidence_count: int
     canceled: bool = False
     kind: str = "task"
+    completed: datetime.date | None = None  # the day the run was signed off
 
 
 @dataclass
@@ -179,6 +190,11 @@ class PeriodReport:
     bucket_labels: list[str] = field(default_factory=lambda: [BUCKET_LABELS[b] for b in BUCKET_ORDER])
     line_labels: list[str] = field(default_factory=lambda: [BUCKET_LABELS[x] for x in LINE_ORDER])
     recipients: list[str] = field(default_factory=lambda: list(RECIPIENTS))
+    signer: SignerBlock = UNSIGNED
+    # The same dates as values, for the workbook's date cells (the texts above are for the PDF).
+    deadline_day: datetime.date | None = None
+    cutoff_day: datetime.date | None = None
+    as_of: datetime.date | None = None
 
 
 def period_get(pk: int) -> ReportingPeriod:
@@ -363,7 +379,9 @@ def _count_row(name: str, c: Counter[str]) -> UnitCount:
     )
 
 
-def period_report(period: ReportingPeriod, *, today: datetime.date | None = None) -> PeriodReport:
+def period_report(
+    period: ReportingPeriod, *, today: datetime.date | None = None, signer: SignerBlock | None = None
+) -> PeriodReport:
     """Every task of the plan with its status in the period (``workflow.counting``); five
     queries for any plan size.
 
@@ -430,11 +448,20 @@ def period_report(period: ReportingPeriod, *, today: datetime.date | None = None
                 results=[] if run is None else run.results,
                 evidence_count=0 if run is None else run.evidence_count,
                 canceled=False if run is None else run.canceled,
+                completed=(
+                    timezone.localdate(run.state.completed_at)
+                    if run is not None and run.state.completed_at is not None
+                    else None
+                ),
             )
         )
     total = sum(totals[b] for b in BUCKET_ORDER)
     plan_total = sum(totals.values())
     return PeriodReport(
+        signer=signer or signature.director_block(),
+        deadline_day=rule.deadline,
+        cutoff_day=period.cutoff,
+        as_of=today,
         header=document_header(plan, day=today),
         plan_title=plan.title,
         year=plan.year,
@@ -529,9 +556,10 @@ class Dossier:
     evidence: list[DossierEvidence]
     events: list[DossierEvent]
     recipients: list[str] = field(default_factory=lambda: list(DOSSIER_RECIPIENTS))
+    signer: SignerBlock = UNSIGNED
 
 
-def dossier(pk: int, *, today: datetime.date | None = None) -> Dossier:
+def dossier(pk: int, *, today: datetime.date | None = None, signer: SignerBlock | None = None) -> Dossier:
     """Six queries: the run with its plan task, units, steps, evidence and audit events."""
     today = today or timezone.localdate()
     run = workflow_selectors.period_task_detail(pk)
@@ -545,7 +573,13 @@ def dossier(pk: int, *, today: datetime.date | None = None) -> Dossier:
     numbers = {s.pk: i for i, s in enumerate(steps, start=1)}
     evidence = Evidence.objects.filter(step__period_task=run).select_related("uploaded_by", "removed_by")
     events = AuditEvent.objects.filter(period_task=run).order_by("seq")
+    if signer is None:  # the leader who signed the task off, else the director
+        signed_off = [
+            s.submitted_by for s in steps if s.kind == Step.Kind.SIGN_OFF and s.state == Step.State.DONE
+        ]
+        signer = signature.signer_chosen(None, default=signed_off[-1] if signed_off else None)
     return Dossier(
+        signer=signer,
         header=document_header(plan, day=today),
         period_label=run.period.label,
         deadline=day_text(run.period.deadline),

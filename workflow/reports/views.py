@@ -7,14 +7,14 @@ held), then renders or takes the bytes from the cache. Nothing here writes.
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from plans.models import Plan, ReportingPeriod
 from workflow import access
-from workflow.reports import pdf, selectors, xlsx
+from workflow.reports import pdf, selectors, signature, xlsx
 from workflow.reports.formatting import attachment_header
 from workflow.selectors import parse_id
 
@@ -53,6 +53,26 @@ def _period_for(request: HttpRequest, raw: int) -> ReportingPeriod:
         raise Http404("Không tìm thấy kỳ báo cáo.") from exc
 
 
+class _BadSigner(Exception):
+    pass
+
+
+def _signer(request: HttpRequest) -> signature.SignerBlock | None:
+    """The signer a request names (``?signer=<user id>``, a leader); None: the document's default
+    (the director; for a dossier, the leader who signed the task off)."""
+    raw = request.GET.get("signer")
+    if not raw:
+        return None
+    try:
+        return signature.signer_chosen(raw)
+    except ValidationError as exc:
+        raise _BadSigner(" ".join(exc.messages)) from exc
+
+
+def _bad_signer(exc: _BadSigner) -> HttpResponse:
+    return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+
+
 def _period_name(period: ReportingPeriod) -> str:
     return period.report_file_name
 
@@ -62,7 +82,11 @@ def _period_name(period: ReportingPeriod) -> str:
 def plan_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """Kế hoạch (PDF): every signed-in user."""
     plan = _plan(pk)
-    data = selectors.plan_document(plan)
+    try:
+        signer = _signer(request)
+    except _BadSigner as exc:
+        return _bad_signer(exc)
+    data = selectors.plan_document(plan, signer=signer)
     body = pdf.document_pdf("reports/plan.html", data, kind="plan")
     return _attachment(body, content_type=PDF, filename=f"Kế hoạch CCHC {plan.year}.pdf")
 
@@ -80,7 +104,11 @@ def plan_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def period_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     period = _period_for(request, pk)
-    data = selectors.period_report(period, today=timezone.localdate())
+    try:
+        signer = _signer(request)
+    except _BadSigner as exc:
+        return _bad_signer(exc)
+    data = selectors.period_report(period, today=timezone.localdate(), signer=signer)
     body = pdf.document_pdf("reports/period.html", data, kind="period")
     return _attachment(body, content_type=PDF, filename=f"{_period_name(period)}.pdf")
 
@@ -99,6 +127,10 @@ def period_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
 def dossier_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     """Hồ sơ nhiệm vụ: whoever may see the task (``access.period_task_get_for_user``)."""
     run = access.period_task_get_for_user(user=request.user, pk=_id(pk))
-    data = selectors.dossier(run.pk, today=timezone.localdate())
+    try:
+        signer = _signer(request)
+    except _BadSigner as exc:
+        return _bad_signer(exc)
+    data = selectors.dossier(run.pk, today=timezone.localdate(), signer=signer)
     body = pdf.document_pdf("reports/dossier.html", data, kind="dossier")
     return _attachment(body, content_type=PDF, filename=f"Hồ sơ nhiệm vụ {run.pk} {run.period.label}.pdf")
