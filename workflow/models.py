@@ -8,6 +8,8 @@ as the step that produces them.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -30,6 +32,10 @@ class TaskProcess(Process):
     review_approved = jsonstore.BooleanField(default=False)
     signoff_decision = jsonstore.CharField(max_length=10, blank=True)  # approve / office / lead
 
+    # Not stored: the context of the action driving the engine for this process
+    # (workflow.services.context.ActionContext), set while it runs, read by the flow's hooks.
+    context: Any = None
+
     class Meta:
         proxy = True
         verbose_name = _("quy trình")
@@ -39,6 +45,23 @@ class TaskProcess(Process):
             ("review_taskprocess", _("Thẩm định kết quả (Văn phòng Sở)")),
             ("audit_taskprocess", _("Xem toàn bộ hồ sơ (kiểm tra, thẩm định)")),
         ]
+
+    def decide(self, step: Step, *, plan_has_partners: Callable[[], bool]) -> None:
+        """Record where a review or sign-off decision sends the run; the gateways read it.
+
+        - review approves → sign-off; returns → the lead unit, whose new round asks the
+          partners again only when the office ticked "xin lại ý kiến phối hợp";
+        - sign-off approves → end; returns to the office → review (partners not asked);
+          returns to the lead → the lead unit, then straight to review (partners skipped).
+        """
+        if step.kind == Step.Kind.REVIEW:
+            self.review_approved = step.decision == Step.Decision.APPROVE
+            if not self.review_approved:
+                self.needs_partner_input = step.ask_partners_again and plan_has_partners()
+        elif step.kind == Step.Kind.SIGN_OFF:
+            self.signoff_decision = step.decision
+            if step.decision == Step.Decision.RETURN_LEAD:
+                self.needs_partner_input = False
 
     @property
     def signed_off(self) -> bool:

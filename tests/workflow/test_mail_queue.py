@@ -139,7 +139,7 @@ def test_a_rolled_back_submit_leaves_no_mail_no_job_and_no_notification(
     def broken(**kwargs: Any) -> None:
         raise RuntimeError("audit unavailable")
 
-    monkeypatch.setattr(services, "audit_record", broken)
+    monkeypatch.setattr(services.commands, "audit_record", broken)
     with pytest.raises(RuntimeError):
         services.step_submit(step_id=lead.pk, user=personas["staff"], data=LEAD_REPORT)
 

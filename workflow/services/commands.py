@@ -1,35 +1,32 @@
-"""Writes of the workflow: launch, claim, assign, save, submit, decide, evidence.
+"""Commands: what a person does (launch, claim, assign, save, submit, decide, evidence, cancel).
 
 Each public function is keyword-only, runs in one transaction and, for anything that
 moves a process, inside the flow's process lock; it re-reads the step under the lock,
 so the loser of a race gets ``StepConflict`` (a clear message), never a second
-successor. Mail is queued in the same transaction and sent by a worker (workflow/mail.py).
+successor. An action that drives the engine hands the hooks an ``ActionContext``
+(``services.context``) and writes what they gathered once, at its end. Mail is queued in the
+same transaction and sent by a worker (workflow/mail.py).
 """
 
 from __future__ import annotations
 
-import datetime
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
 from plans.models import Plan, PlanTask, ReportingPeriod, Unit
-from workflow import access, selectors
+from workflow import access
 from workflow.audit import audit_record
-from workflow.mail import header_line, mails_enqueue
-from workflow.models import Evidence, Notification, PeriodTask, Stage, Step, TaskProcess
-from workflow.notifications import mails_of, notification_text, notifications_grouped
+from workflow.mail import header_line
+from workflow.models import Evidence, PeriodTask, Stage, Step, TaskProcess
+from workflow.services.context import ActionContext, acting
+from workflow.services.notifications import _notify, _notify_outcome, _step_url, notifications_flush
 
 User = get_user_model()
 
@@ -42,276 +39,10 @@ class StepConflict(Exception):
         self.message = message
 
 
-# --- helpers ---------------------------------------------------------------------------
-
-
 def _flow() -> Any:
     from workflow.flows import ReportFlow
 
     return ReportFlow
-
-
-def step_due_date(
-    *, period: ReportingPeriod, kind: str, reopened_on: datetime.date | None = None
-) -> datetime.date:
-    """Hạn xử lý of a step: always a working day (plans.calendar, docs/calendar.md).
-
-    First round: ``STEP_DUE_OFFSETS[kind]`` working days before the period deadline, counted
-    from the deadline moved to a working day as ``DUE_DATE_SHIFT`` says (Quý I/2024: the
-    deadline is Sunday 10/03, so sign-off is due Friday 08/03 and the lead step six working
-    days before, Thursday 29/02). A step of a later round, opened on ``reopened_on`` because
-    of a return (hạn làm lại): ``REWORK_WORKING_DAYS`` working days after that day, never
-    earlier than its first-round due date, so a returned step does not start overdue.
-    """
-    from plans import calendar
-
-    due = calendar.add_working_days(
-        calendar.judged_deadline(period.deadline), settings.STEP_DUE_OFFSETS[kind]
-    )
-    if reopened_on is None:
-        return due
-    return max(due, calendar.add_working_days(reopened_on, settings.REWORK_WORKING_DAYS))
-
-
-_batch = threading.local()
-
-
-@contextmanager
-def _notifications_batched() -> Iterator[None]:
-    """Inside: ``_notify`` collects; at the end, one INSERT for every notification of the action
-    (a submit that opens three partner steps and tells the lead writes once, not four times),
-    one for its mails and one for their delivery job. The new work one person gets in one period
-    becomes one notification and one mail there (a launch of 70 runs: one each, not 70)."""
-    if getattr(_batch, "rows", None) is not None:  # already batching: the outer block writes
-        yield
-        return
-    _batch.rows = []
-    try:
-        yield
-        rows = _batch.rows
-    finally:
-        _batch.rows = None
-    _notifications_write(notifications_grouped(rows))
-
-
-def _notifications_write(rows: list[Notification]) -> None:
-    if rows:
-        Notification.objects.bulk_create(rows)
-    mails_enqueue(mails_of(rows))
-
-
-def _notify(users: Iterable[Any], *, message: str, step: Step | None = None, url: str = "") -> None:
-    """In-app notifications and queued mails, in this transaction (a worker sends the mails).
-    Each links somewhere: ``url``, else the step's page."""
-    users = [u for u in users if u.is_active]
-    if not users:
-        return
-    text, link = notification_text(message), url or (_step_url(step) if step is not None else "")
-    rows = [Notification(user=u, step=step, message=text, url=link) for u in users]
-    if getattr(_batch, "rows", None) is not None:
-        _batch.rows.extend(rows)
-        return
-    _notifications_write(rows)
-
-
-def _step_url(step: Step) -> str:
-    return reverse("workflow:step", args=[step.pk])
-
-
-def branches_prepare(*, process: Any, unit_ids: list[int]) -> None:
-    """A split is about to open one step per unit: read those units and their active members
-    once for all branches (kept on the process object for this transaction only)."""
-    from plans.models import Membership
-
-    process._branch_units = Unit.objects.in_bulk(unit_ids)
-    people: dict[int, list[Any]] = {pk: [] for pk in unit_ids}
-    for membership in Membership.objects.filter(unit_id__in=unit_ids, user__is_active=True).select_related(
-        "user"
-    ):
-        people[membership.unit_id].append(membership.user)
-    process._branch_people = people
-
-
-def branch_unit(process: Any, unit_id: int) -> Unit:
-    """The unit of one branch of a split: prepared by ``branches_prepare``, else read."""
-    prepared = getattr(process, "_branch_units", None) or {}
-    return prepared.get(unit_id) or Unit.objects.get(pk=unit_id)
-
-
-def _people_for_step(step: Step, process: Any = None) -> list[Any]:
-    """Who should hear that a step arrived: the unit's members, the office, or the signers."""
-    from plans import roles
-
-    if step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER):
-        prepared = getattr(process, "_branch_people", None) or {}
-        if step.unit_id in prepared:
-            return list(prepared[step.unit_id])
-        return list(User.objects.filter(membership__unit_id=step.unit_id, is_active=True))
-    if step.kind == Step.Kind.REVIEW:
-        return list(User.objects.filter(groups__name=roles.OFFICE_REVIEWER, is_active=True).distinct())
-    signers = Q(groups__name=roles.DIRECTOR)
-    if step.unit_id:
-        from guardian.models import UserObjectPermission
-
-        signers |= Q(
-            pk__in=UserObjectPermission.objects.filter(
-                permission__codename="sign_off_unit", object_pk=str(step.unit_id)
-            ).values("user_id")
-        )
-    return list(User.objects.filter(signers, is_active=True).distinct())
-
-
-# --- the flow's hooks (called by nodes and the start handle) ----------------------------
-
-
-def process_start(
-    *, activation: Any, plan_task: PlanTask, period: ReportingPeriod, actor: Any
-) -> TaskProcess:
-    """Start handle: create the PeriodTask record that every later step hangs on."""
-    process = activation.process
-    has_partners = plan_task.partner_units.exclude(pk__in=plan_task.lead_units.all()).exists()
-    process.needs_partner_input = has_partners
-    process.save()
-    period_task = PeriodTask.objects.create(
-        plan_task=plan_task, period=period, process=process, launched_by=actor
-    )
-    audit_record(
-        actor=actor,
-        action="launch",
-        period_task=period_task,
-        data={"plan_task": plan_task.pk, "period": period.code, "task": plan_task.task[:200]},
-    )
-    return process
-
-
-def _period_task_of(process: Any) -> PeriodTask:
-    """The process's PeriodTask: the instance the acting service already holds (and keeps
-    current under the lock), else read once with what the hooks use."""
-    if type(process).period_task.is_cached(process):
-        return process.period_task
-    period_task = PeriodTask.objects.select_related("period__plan", "plan_task").get(process_id=process.pk)
-    process.period_task = period_task
-    return period_task
-
-
-def step_record_create(*, activation: Any) -> Step:
-    """A human task was created: record its Step, move the stage, tell the people concerned."""
-    task = activation.task
-    kind = task.flow_task.step_kind
-    period_task = _period_task_of(activation.process)
-    # The unit the node gave the task as its permission object (kept by the generic key, so
-    # not read again): the lead or partner unit of the branch, the signing deputy's unit, or none.
-    owner_obj = task.owner_permission_obj
-    step = Step.objects.create(
-        task=task,
-        period_task=period_task,
-        kind=kind,
-        unit=owner_obj if isinstance(owner_obj, Unit) else None,
-        round=period_task.round,
-        due_date=step_due_date(
-            period=period_task.period,
-            kind=kind,
-            reopened_on=timezone.localdate() if period_task.round > 1 else None,
-        ),
-    )
-    returned_by = _carry_over(step, period_task, activation=activation) if step.round > 1 else None
-    if period_task.stage != kind:
-        period_task.stage = kind
-        pending = getattr(period_task, "_save_later", None)
-        if pending is not None:  # a submit in progress writes the run once, at its end
-            pending.add("stage")
-        else:
-            PeriodTask.objects.filter(pk=period_task.pk).update(stage=kind)
-    label = step.get_kind_display()
-    unit = f" ({step.unit.name})" if step.unit_id else ""
-    text = (
-        f"{label}{unit}: {header_line(period_task.plan_task.task, limit=150)} – kỳ {period_task.period.label}"
-    )
-    if returned_by is not None:
-        message = f"Việc mới – bị trả lại (vòng {step.round}) – {text}. Lý do: {header_line(returned_by.reason, limit=200)}"
-    elif step.round > 1:
-        opened_by = selectors.round_opened_by(period_task.pk, step.round)
-        why = (
-            f". Vòng trước bị trả lại, lý do: {header_line(opened_by.reason, limit=200)}" if opened_by else ""
-        )
-        message = f"Việc mới (vòng {step.round}) – {text}{why}"
-    else:
-        message = f"Việc mới – {text}"
-    people = [step.assignee] if step.assignee_id else _people_for_step(step, activation.process)
-    _notify(people, message=message, step=step, url=_step_url(step))
-    return step
-
-
-# What a step of a later round starts from: the same unit's text of the round before.
-CARRIED_FIELDS = {
-    Step.Kind.LEAD: ("result", "self_assessment", "explanation"),
-    Step.Kind.PARTNER: ("result", "no_opinion"),
-}
-
-
-def _carry_over(step: Step, period_task: PeriodTask, *, activation: Any) -> Step | None:
-    """A step of a later round starts from the same unit's step of the round before.
-
-    A lead or partner step takes its text and its files (new Evidence rows ``carried_from`` the
-    earlier ones, naming the same stored files: the submitted version stays as it was). A step
-    that was returned (``selectors.step_returned_by``) goes back to whoever submitted the
-    previous one, if they may still do it; else it waits in the unit's queue (or the office's).
-
-    Returns the step whose decision returned this one, or None (e.g. a partner asked again)."""
-    previous = (
-        Step.objects.filter(
-            period_task=period_task, kind=step.kind, unit_id=step.unit_id, state=Step.State.DONE
-        )
-        .select_related("submitted_by")
-        .order_by("-pk")
-        .first()
-    )
-    if previous is None:
-        return None
-    fields = CARRIED_FIELDS.get(step.kind, ())
-    if fields:
-        for name in fields:
-            setattr(step, name, getattr(previous, name))
-        step.save(update_fields=list(fields))
-        Evidence.objects.bulk_create(
-            [
-                Evidence(
-                    step=step,
-                    original_name=kept.original_name,
-                    stored_name=kept.stored_name,
-                    content_type=kept.content_type,
-                    size=kept.size,
-                    sha256=kept.sha256,
-                    uploaded_by_id=kept.uploaded_by_id,
-                    uploaded_at=kept.uploaded_at,
-                    carried_from=kept,
-                )
-                for kept in previous.evidence.filter(removed_at__isnull=True).order_by("pk")
-            ]
-        )
-    returned_by = selectors.step_returned_by(step)
-    author = previous.submitted_by
-    if returned_by is None or author is None or not access.may_claim(author, step):
-        return returned_by
-    # As step_claim does: through viewflow's assign, so that the engine's owner is the assignee.
-    activation.task.assigned = timezone.now()
-    activation.assign(author)
-    step.assignee = author
-    step.save(update_fields=["assignee"])
-    event = {
-        "actor": returned_by.submitted_by,
-        "action": "assign",
-        "period_task": period_task,
-        "step": step,
-        "reason": returned_by.reason,
-        "data": {"from": None, "to": author.username, "returned": True, "round": step.round},
-    }
-    later = getattr(period_task, "_audit_later", None)
-    if later is not None:  # a submit in progress appends it after its own event
-        later.append(event)
-    else:
-        audit_record(**event)
-    return returned_by
 
 
 # --- launching ---------------------------------------------------------------------------
@@ -376,12 +107,16 @@ def period_launch(
     )
     result = LaunchResult(skipped=len(existing))
     flow = _flow()
-    with _notifications_batched():
-        for plan_task in candidates:
-            if plan_task.pk in existing:
-                continue
-            process = flow.start.run(plan_task=plan_task, period=period, actor=actor)
-            result.started.append(process.period_task)
+    # One context for the whole launch: each person's new work in the period is one notification.
+    ctx = ActionContext()
+    for plan_task in candidates:
+        if plan_task.pk in existing:
+            continue
+        process = flow.start.run(plan_task=plan_task, period=period, actor=actor, context=ctx)
+        process.context = None
+        _context_write(ctx, process.period_task)
+        result.started.append(process.period_task)
+    notifications_flush(ctx)
     return result
 
 
@@ -605,43 +340,32 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any], process_id: in
             changed.append("started_at")
         process = task.process
         action = {"lead": "submit", "partner": "partner_input"}.get(step.kind, "")
-        if step.kind == Step.Kind.REVIEW:
-            process.review_approved = step.decision == Step.Decision.APPROVE
-            action = "approve" if process.review_approved else "return"
-            if not process.review_approved:
-                has_partners = bool(_partner_ids(period_task))
-                process.needs_partner_input = has_partners and step.ask_partners_again
-                period_task.round += 1
-                changed.append("round")
-        elif step.kind == Step.Kind.SIGN_OFF:
-            process.signoff_decision = step.decision
-            action = "sign_off" if step.decision == Step.Decision.APPROVE else "return"
-            if step.decision == Step.Decision.APPROVE:
-                period_task.stage, period_task.completed_at = Stage.DONE, now
-                changed += ["stage", "completed_at"]
-            else:
-                if step.decision == Step.Decision.RETURN_LEAD:
-                    process.needs_partner_input = False
-                period_task.round += 1
-                changed.append("round")
         if step.kind in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
+            # Where the run goes next is the process's to say (TaskProcess.decide, read by the
+            # flow's gateways); what it records about the run stays here.
+            process.decide(step, plan_has_partners=lambda: bool(_partner_ids(period_task)))
             process.save(update_fields=["data"])
+            if step.decision == Step.Decision.APPROVE:
+                action = "approve" if step.kind == Step.Kind.REVIEW else "sign_off"
+                if step.kind == Step.Kind.SIGN_OFF:
+                    period_task.stage, period_task.completed_at = Stage.DONE, now
+                    changed += ["stage", "completed_at"]
+            else:
+                action = "return"
+                period_task.round += 1
+                changed.append("round")
 
         # The run's changes (and the stage the new steps move it to) are written once, after the
         # engine ran: its hooks read them from this instance, never from the table.
-        period_task._save_later = set(changed)
-        period_task._audit_later = []  # events of the new steps (a return assigned back), after this one
+        ctx = ActionContext(save_later=set(changed))
         activation = task.flow_task.activation_class(task)
-        try:
-            with _notifications_batched():
-                activation.start(None)
-                activation.execute()
-                _notify_outcome(step)
-            pending, audit_later = period_task._save_later, period_task._audit_later
-        finally:
-            del period_task._save_later, period_task._audit_later
-        if pending:
-            period_task.save(update_fields=sorted(pending))
+        with acting(process, ctx):
+            activation.start(None)
+            activation.execute()
+            _notify_outcome(step, ctx)
+        notifications_flush(ctx)
+        if ctx.save_later:
+            period_task.save(update_fields=sorted(ctx.save_later))
         # Last: the audit append takes the chain's lock, held until commit; everything
         # else of the step is written by now.
         audit_record(
@@ -652,9 +376,19 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any], process_id: in
             reason=step.reason if step.decision and step.decision != Step.Decision.APPROVE else "",
             data={"before": before, "after": step.snapshot(), "evidence": evidence},
         )
-        for event in audit_later:
+        for event in ctx.audit_later:
             audit_record(**event)
         return step
+
+
+def _context_write(ctx: ActionContext, period_task: PeriodTask) -> None:
+    """What the hooks of one process's start gathered for its run, written now."""
+    if ctx.save_later:
+        period_task.save(update_fields=sorted(ctx.save_later))
+        ctx.save_later = set()
+    for event in ctx.audit_later:
+        audit_record(**event)
+    ctx.audit_later = []
 
 
 def _partner_ids(period_task: PeriodTask) -> list[int]:
@@ -662,42 +396,6 @@ def _partner_ids(period_task: PeriodTask) -> list[int]:
     return list(
         plan_task.partner_units.exclude(pk__in=plan_task.lead_units.all()).values_list("pk", flat=True)
     )
-
-
-def _notify_outcome(step: Step) -> None:
-    """Tell the lead unit's people what the office or leadership decided, with a link: to the
-    task's dossier, or for a return to the lead, to the person's own returned step. Whoever got
-    that step back already had its "Việc mới – bị trả lại" notification: not told twice."""
-    if step.kind not in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
-        return
-    period_task = step.period_task
-    users = list(
-        User.objects.filter(
-            pk__in=Step.objects.filter(
-                period_task=period_task, kind=Step.Kind.LEAD, submitted_by__isnull=False
-            ).values("submitted_by")
-        )
-    )
-    task_text = header_line(period_task.plan_task.task, limit=150)
-    dossier = reverse("workflow:period_task", args=[period_task.pk])
-    if step.decision == Step.Decision.APPROVE:
-        verb = (
-            "đã được Văn phòng Sở thẩm định đạt"
-            if step.kind == Step.Kind.REVIEW
-            else "đã được Lãnh đạo Sở phê duyệt"
-        )
-        _notify(users, message=f"Nhiệm vụ {verb}: {task_text}", step=step, url=dossier)
-        return
-    to = "Văn phòng Sở" if step.decision == Step.Decision.RETURN_OFFICE else "đơn vị chủ trì"
-    message = f"Nhiệm vụ bị trả lại {to} (vòng {step.round}): {task_text}. Lý do: {header_line(step.reason, limit=200)}"
-    if step.decision == Step.Decision.RETURN_LEAD:
-        got_back = set(
-            Step.objects.filter(
-                period_task=period_task, kind=Step.Kind.LEAD, state=Step.State.OPEN, assignee__in=users
-            ).values_list("assignee_id", flat=True)
-        )
-        users = [u for u in users if u.pk not in got_back]
-    _notify(users, message=message, step=step, url=dossier)
 
 
 # --- evidence ---------------------------------------------------------------------------
@@ -764,70 +462,6 @@ def unit_for_user(user: Any) -> Unit | None:
     from plans.roles import roles_of
 
     return roles_of(user).unit
-
-
-# --- reminders --------------------------------------------------------------------------
-
-
-def _reminder_kind(due: datetime.date, today: datetime.date) -> str | None:
-    from plans.calendar import working_days_between
-    from workflow.models import Reminder
-
-    if due < today:
-        return Reminder.Kind.MISSED
-    days_left = working_days_between(today, due)
-    return {7: Reminder.Kind.D7, 3: Reminder.Kind.D3, 1: Reminder.Kind.D1}.get(days_left)
-
-
-def reminders_send(*, today: datetime.date | None = None) -> int:
-    """Send the due reminders: 7, 3 and 1 working days before a step's due date, and once
-    when missed; on working days only (a Saturday run sends nothing, Monday's sends what is due).
-
-    Each (step, kind) is recorded in ``Reminder`` under a unique constraint before the
-    notification is written, in the same transaction: running this any number of times,
-    even twice at once, sends each reminder once.
-    """
-    from django.db import IntegrityError
-    from django.db.models import Exists, OuterRef, Q
-
-    from plans import calendar
-    from workflow.models import Reminder
-
-    today = today or timezone.localdate()
-    if not calendar.is_working_day(today):
-        return 0
-    # The due dates d working days ahead: the d-th working day and the days off just before it.
-    days = []
-    for d in settings.REMINDER_DAYS:
-        after, last = calendar.add_working_days(today, d - 1), calendar.add_working_days(today, d)
-        days += [after + datetime.timedelta(days=i) for i in range(1, (last - after).days + 1)]
-    candidates = (
-        Step.objects.filter(state=Step.State.OPEN)
-        .filter(Q(due_date__in=days) | Q(due_date__lt=today))
-        .annotate(missed_sent=Exists(Reminder.objects.filter(step=OuterRef("pk"), kind=Reminder.Kind.MISSED)))
-        .filter(missed_sent=False)
-        .select_related("period_task__plan_task", "period_task__period", "unit", "assignee")
-    )
-    sent = 0
-    for step in candidates.iterator():
-        kind = _reminder_kind(step.due_date, today)
-        if kind is None:
-            continue
-        try:
-            with transaction.atomic():
-                Reminder.objects.create(step=step, kind=kind)
-                people = [step.assignee] if step.assignee_id else _people_for_step(step)
-                text = header_line(step.period_task.plan_task.task, limit=150)
-                if kind == Reminder.Kind.MISSED:
-                    message = f"Quá hạn xử lý ({step.due_date:%d/%m/%Y}): {step.get_kind_display()} – {text}"
-                else:
-                    left = calendar.working_days_between(today, step.due_date)
-                    message = f"Còn {left} ngày làm việc đến hạn ({step.due_date:%d/%m/%Y}): {step.get_kind_display()} – {text}"
-                _notify(people, message=message, step=step, url=_step_url(step))
-        except IntegrityError:
-            continue  # another run sent it a moment ago
-        sent += 1
-    return sent
 
 
 # --- cancelling -------------------------------------------------------------------------
