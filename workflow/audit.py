@@ -52,6 +52,7 @@ ACTION_LABELS: Final[dict[str, str]] = {
     "save_draft": "Lưu nháp",
     "submit": "Gửi kết quả thực hiện",
     "partner_input": "Gửi ý kiến phối hợp",
+    "ask_partners": "Xin ý kiến phối hợp",
     "return": "Trả lại",
     "approve": "Thẩm định đạt",
     "sign_off": "Phê duyệt",

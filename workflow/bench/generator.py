@@ -389,7 +389,7 @@ NODE_TYPES = {
     "lead_join": "JOIN",
     "partner_join": "JOIN",
     "partners_needed": "EXCLUSIVE_GATEWAY",
-    "review_result": "EXCLUSIVE_GATEWAY",
+    "review_result": "SWITCH",
     "sign_off_result": "SWITCH",
     "end": "END",
 }
@@ -885,9 +885,19 @@ class Generator:
             ],
             batch_size=5000,
         )
+        named_through = PlanTask.partner_units_named.through  # the text names each one
         partner_through.objects.bulk_create(
             [
                 partner_through(plantask_id=task.pk, unit_id=u)
+                for rows in new_tasks.values()
+                for task, _, partners in rows
+                for u in partners
+            ],
+            batch_size=5000,
+        )
+        named_through.objects.bulk_create(
+            [
+                named_through(plantask_id=task.pk, unit_id=u)
                 for rows in new_tasks.values()
                 for task, _, partners in rows
                 for u in partners

@@ -473,6 +473,7 @@ ACTION_LABELS = {
     "save_draft": "Lưu nháp",
     "submit": "Gửi kết quả",
     "partner_input": "Gửi ý kiến phối hợp",
+    "ask_partners": "Xin ý kiến phối hợp",
     "approve": "Đồng ý",
     "return": "Trả lại",
     "sign_off": "Phê duyệt",

@@ -21,7 +21,7 @@ from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
 from plans.models import Plan, PlanTask, ReportingPeriod, Unit
-from workflow import access
+from workflow import access, selectors
 from workflow.audit import audit_record
 from workflow.mail import header_line
 from workflow.models import Evidence, PeriodTask, Stage, Step, TaskProcess
@@ -222,9 +222,9 @@ def step_assign(*, step_id: int, assignee: Any, actor: Any) -> Step:
 
 
 REPORT_FIELDS = {
-    Step.Kind.LEAD: ("result", "self_assessment", "explanation"),
+    Step.Kind.LEAD: ("result", "self_assessment", "explanation", "partners_asked"),
     Step.Kind.PARTNER: ("result", "no_opinion"),
-    Step.Kind.REVIEW: ("decision", "reason", "ask_partners_again"),
+    Step.Kind.REVIEW: ("decision", "reason", "ask_partners_again", "partners_asked"),
     Step.Kind.SIGN_OFF: ("decision", "reason"),
 }
 
@@ -291,6 +291,31 @@ def step_save_draft(
         return step
 
 
+# The decisions each deciding step may take.
+DECISIONS = {
+    Step.Kind.REVIEW: (Step.Decision.APPROVE, Step.Decision.RETURN_LEAD, Step.Decision.ASK_PARTNERS),
+    Step.Kind.SIGN_OFF: (Step.Decision.APPROVE, Step.Decision.RETURN_LEAD, Step.Decision.RETURN_OFFICE),
+}
+
+
+def _partners_settle(step: Step, process: Any) -> list[int]:
+    """Settle which partner units a lead step (or a review asking partners) asks: the units
+    submitted, else those proposed (``selectors.partner_choice``); never a unit the run may not
+    ask. Returns the units the run may ask, in order."""
+    submitted = step.partners_asked
+    if submitted is not None:
+        try:
+            submitted = {int(pk) for pk in submitted}
+        except (TypeError, ValueError):
+            raise ValidationError({"partners_asked": "Danh sách cơ quan phối hợp không hợp lệ."}) from None
+    choice = selectors.partner_choice(step, process)
+    allowed = [u.pk for u in choice.units]
+    if submitted is not None and not submitted <= set(allowed):
+        raise ValidationError({"partners_asked": "Chỉ được xin ý kiến các cơ quan phối hợp của nhiệm vụ."})
+    step.partners_asked = choice.proposed
+    return allowed
+
+
 def _validate_submission(step: Step, evidence: list[dict[str, Any]]) -> None:
     errors: dict[str, str] = {}
     if step.kind == Step.Kind.LEAD:
@@ -304,12 +329,11 @@ def _validate_submission(step: Step, evidence: list[dict[str, Any]]) -> None:
         if not step.no_opinion and not step.result.strip():
             errors["result"] = "Hãy nhập ý kiến phối hợp hoặc chọn “Không có ý kiến”."
     else:
-        if step.decision not in (
-            [Step.Decision.APPROVE, Step.Decision.RETURN_LEAD]
-            if step.kind == Step.Kind.REVIEW
-            else Step.Decision.values
-        ):
+        if step.decision not in DECISIONS[step.kind]:
             errors["decision"] = "Hãy chọn quyết định."
+        elif step.decision == Step.Decision.ASK_PARTNERS:
+            if not step.partners_asked:
+                errors["partners_asked"] = "Hãy chọn cơ quan phối hợp cần xin ý kiến."
         elif step.decision != Step.Decision.APPROVE and not step.reason.strip():
             errors["reason"] = "Trả lại phải nêu lý do."
     if errors:
@@ -323,6 +347,12 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any], process_id: in
         step, task = _locked_step(step_id, process_id)
         _ensure_executor(step, user)
         before = _apply(step, data)
+        process = task.process
+        partner_order: list[int] = []
+        if step.kind == Step.Kind.LEAD or step.decision == Step.Decision.ASK_PARTNERS:
+            partner_order = _partners_settle(step, process)
+        elif step.kind == Step.Kind.REVIEW:
+            step.partners_asked = None
         evidence = list(step.evidence.filter(removed_at__isnull=True).values("original_name", "sha256"))
         _validate_submission(step, evidence)
         now = timezone.now()
@@ -338,14 +368,18 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any], process_id: in
         if period_task.started_at is None:
             period_task.started_at = now
             changed.append("started_at")
-        process = task.process
         action = {"lead": "submit", "partner": "partner_input"}.get(step.kind, "")
+        if step.kind == Step.Kind.LEAD and partner_order:
+            process.lead_asks(period_task.round, step.partners_asked, partner_order)
+            process.save(update_fields=["data"])
         if step.kind in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
             # Where the run goes next is the process's to say (TaskProcess.decide, read by the
             # flow's gateways); what it records about the run stays here.
-            process.decide(step, plan_has_partners=lambda: bool(_partner_ids(period_task)))
+            process.decide(step)
             process.save(update_fields=["data"])
-            if step.decision == Step.Decision.APPROVE:
+            if step.decision == Step.Decision.ASK_PARTNERS:
+                action = "ask_partners"
+            elif step.decision == Step.Decision.APPROVE:
                 action = "approve" if step.kind == Step.Kind.REVIEW else "sign_off"
                 if step.kind == Step.Kind.SIGN_OFF:
                     period_task.stage, period_task.completed_at = Stage.DONE, now
@@ -389,13 +423,6 @@ def _context_write(ctx: ActionContext, period_task: PeriodTask) -> None:
     for event in ctx.audit_later:
         audit_record(**event)
     ctx.audit_later = []
-
-
-def _partner_ids(period_task: PeriodTask) -> list[int]:
-    plan_task = period_task.plan_task
-    return list(
-        plan_task.partner_units.exclude(pk__in=plan_task.lead_units.all()).values_list("pk", flat=True)
-    )
 
 
 # --- evidence ---------------------------------------------------------------------------

@@ -55,8 +55,7 @@ def process_start(
     """Start handle: create the PeriodTask record that every later step hangs on."""
     process = activation.process
     process.context = context
-    has_partners = plan_task.partner_units.exclude(pk__in=plan_task.lead_units.all()).exists()
-    process.needs_partner_input = has_partners
+    # Which partners the run asks, its lead unit chooses when it submits (TaskProcess.lead_asks).
     process.save()
     period_task = PeriodTask.objects.create(
         plan_task=plan_task, period=period, process=process, launched_by=actor

@@ -89,6 +89,8 @@ def _notify_outcome(step: Step, ctx: ActionContext | None = None) -> None:
     that step back already had its "Việc mới – bị trả lại" notification: not told twice."""
     if step.kind not in (Step.Kind.REVIEW, Step.Kind.SIGN_OFF):
         return
+    if step.decision == Step.Decision.ASK_PARTNERS:
+        return  # nothing decided yet: the partner units asked hear of their new steps
     period_task = step.period_task
     users = list(
         User.objects.filter(
