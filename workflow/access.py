@@ -180,3 +180,14 @@ def working_calendar_check(user: Any, *, edit: bool = False) -> None:
     if roles.sees_everything or user.is_superuser:
         return
     raise PermissionDenied("Lịch làm việc dành cho Văn phòng Sở, Lãnh đạo Sở và người kiểm tra.")
+
+
+def may_decide_in_bulk(user: Any) -> bool:
+    """The bulk approval page: the office (reviews) and the leadership (sign-offs), who have a
+    list of steps awaiting their decision; each run is still checked on its own (is_qualified)."""
+    from plans.roles import roles_of
+
+    if not (user.is_authenticated and user.is_active):
+        return False
+    roles = roles_of(user)
+    return roles.is_office or roles.is_leadership

@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from workflow.services.commands import (
     REPORT_FIELDS,
+    BulkResult,
     LaunchResult,
     StepConflict,
     evidence_attach,
@@ -25,6 +26,7 @@ from workflow.services.commands import (
     step_claim,
     step_save_draft,
     step_submit,
+    steps_approve,
     steps_claim,
     tasks_for_period,
     unit_for_user,
@@ -44,6 +46,7 @@ __all__ = [
     "CARRIED_FIELDS",
     "REPORT_FIELDS",
     "ActionContext",
+    "BulkResult",
     "LaunchResult",
     "PermissionDenied",
     "StepConflict",
@@ -63,6 +66,7 @@ __all__ = [
     "step_record_create",
     "step_save_draft",
     "step_submit",
+    "steps_approve",
     "steps_claim",
     "tasks_for_period",
     "unit_for_user",

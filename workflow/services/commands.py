@@ -151,8 +151,11 @@ def _ensure_open(step: Step) -> None:
         raise StepConflict()
 
 
-def step_claim(*, step_id: int, user: Any, process_id: int | None = None) -> Step:
-    """Nhận việc: the user takes an unassigned step of their unit (or office / leadership)."""
+def step_claim(*, step_id: int, user: Any, process_id: int | None = None, audited: bool = True) -> Step:
+    """Nhận việc: the user takes an unassigned step of their unit (or office / leadership).
+
+    ``audited`` False: only for a claim that the same person's decision on the step follows in
+    the same transaction (``steps_approve``): that decision's event names them."""
     process_id = _process_of(step_id, process_id)
     with _flow().lock(process_id):
         step, task = _locked_step(step_id, process_id)
@@ -170,7 +173,8 @@ def step_claim(*, step_id: int, user: Any, process_id: int | None = None) -> Ste
         activation.assign(user)
         step.assignee = user
         step.save(update_fields=["assignee"])
-        audit_record(actor=user, action="claim", period_task=step.period_task, step=step)
+        if audited:
+            audit_record(actor=user, action="claim", period_task=step.period_task, step=step)
         return step
 
 
@@ -413,6 +417,53 @@ def step_submit(*, step_id: int, user: Any, data: dict[str, Any], process_id: in
         for event in ctx.audit_later:
             audit_record(**event)
         return step
+
+
+@dataclass
+class BulkResult:
+    """Đồng ý hàng loạt: the steps approved, and those that were not with why (in Vietnamese)."""
+
+    approved: list[Step] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+BULK_KINDS = (Step.Kind.REVIEW, Step.Kind.SIGN_OFF)
+
+
+def steps_approve(*, step_ids: Iterable[int], user: Any) -> BulkResult:
+    """Approve several review or sign-off steps, each as its own decision.
+
+    Each run goes through ``step_claim`` (if nobody holds the step yet) and ``step_submit``
+    with "Đồng ý", so each is checked (access.py: who may decide, separation of duties),
+    locked and audited exactly as a single approval; each in its own transaction, so a run that
+    fails is reported and left exactly as it was, never half-done, and the others go on.
+    A return is never taken in bulk: it needs its own reason."""
+    result = BulkResult()
+    for step_id in dict.fromkeys(step_ids):
+        try:
+            with transaction.atomic():
+                step = Step.objects.select_related("period_task").get(pk=step_id)
+                if step.kind not in BULK_KINDS:
+                    raise ValidationError("Chỉ đồng ý hàng loạt các bước thẩm định, phê duyệt.")
+                process_id = step.period_task.process_id
+                if step.assignee_id is None:
+                    step_claim(step_id=step_id, user=user, process_id=process_id, audited=False)
+                done = step_submit(
+                    step_id=step_id,
+                    user=user,
+                    data={"decision": Step.Decision.APPROVE, "reason": ""},
+                    process_id=process_id,
+                )
+            result.approved.append(done)
+        except Step.DoesNotExist:
+            result.failed.append((step_id, "Không có bước này."))
+        except StepConflict as conflict:
+            result.failed.append((step_id, conflict.message))
+        except PermissionDenied as denied:
+            result.failed.append((step_id, str(denied) or "Bạn không có quyền quyết định bước này."))
+        except ValidationError as invalid:
+            result.failed.append((step_id, " ".join(invalid.messages)))
+    return result
 
 
 def _context_write(ctx: ActionContext, period_task: PeriodTask) -> None:
