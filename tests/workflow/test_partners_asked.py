@@ -198,3 +198,18 @@ def test_the_plan_text_tells_named_partners_from_those_of_every_unit():
     assert directory.resolve_named("Thanh tra Sở; Các phòng, đơn vị thuộc Sở") == ("Thanh tra Sở",)
     # while the partners themselves still cover every unit
     assert len(directory.resolve("Thanh tra Sở; Các phòng, đơn vị thuộc Sở")[0]) == len(DEFAULT_UNITS)
+
+
+def test_the_partner_scope_migration_records_the_partners_each_row_names(units):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("plans.migrations.0003_partner_scope")
+    task = plan_task(CriterionFactory(), lead=[units["QLCN"]], partners=[units["QLTM"], units["ATNL"]])
+    task.partner_text = f"{units['QLTM'].name}; Các phòng, đơn vị thuộc sở"
+    task.save(update_fields=["partner_text"])
+    task.partner_units_named.clear()
+    migration.fill_named(apps, None)
+    assert list(task.partner_units_named.all()) == [units["QLTM"]]
+    assert set(task.partner_units.all()) == {units["QLTM"], units["ATNL"]}  # the partners as they were
