@@ -24,6 +24,8 @@ class AuditAction(models.TextChoices):
     SAVE_DRAFT = "save_draft", "Lưu nháp"
     SUBMIT = "submit", "Gửi kết quả thực hiện"
     PARTNER_INPUT = "partner_input", "Gửi ý kiến phối hợp"
+    # The same word as the decision in the review form (Step.Decision.ASK_PARTNERS).
+    ASK_PARTNERS = "ask_partners", "Xin ý kiến phối hợp"
     RETURN = "return", "Trả lại"
     # The same word as the decision in the review form (Step.Decision.APPROVE).
     APPROVE = "approve", "Đồng ý"

@@ -226,6 +226,11 @@ class PlanTask(models.Model):
     partner_units = models.ManyToManyField(
         Unit, related_name="partnered_tasks", blank=True, verbose_name=_("cơ quan phối hợp")
     )
+    # The partner units the plan names one by one (``plans.partner_scope``); the others are
+    # partners only because a collective phrase ("Các phòng, đơn vị thuộc sở") covers them.
+    partner_units_named = models.ManyToManyField(
+        Unit, related_name="+", blank=True, verbose_name=_("cơ quan phối hợp được nêu tên")
+    )
     timeline_text = models.CharField(_("thời gian thực hiện"), max_length=200, blank=True)
     timeline_kind = models.CharField(
         _("loại thời hạn"), max_length=10, choices=TimelineKind.choices, default=TimelineKind.NONE

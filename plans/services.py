@@ -19,6 +19,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from plans.models import Appendix, Criterion, CriterionGroup, Plan, PlanTask, Section, Unit
 from plans.parsing import ParsedPlan, PlanParseError, UnitDirectory, UnitRef
+from plans.partner_scope import partner_scope_set
 from plans.periods import periods_ensure
 from plans.text import fold
 
@@ -413,6 +414,7 @@ def plan_import(
     }
     if report.removed:
         PlanTask.objects.filter(plan=plan, key__in=report.removed).delete()
+    directory = unit_directory()  # for the partners each row names one by one
     for task in want_tasks:
         criterion = criteria[(task.appendix, task.section_key, task.criterion_key)]
         wanted = {**task.values, "criterion_id": criterion.pk, "position": task.position}
@@ -421,12 +423,17 @@ def plan_import(
             new = PlanTask.objects.create(plan=plan, key=task.key, **wanted)
             new.lead_units.set([units_by_name[n] for n in sorted(task.lead_units)])
             new.partner_units.set([units_by_name[n] for n in sorted(task.partner_units)])
+            partner_scope_set(new, directory)
             continue
+        text_before = old.partner_text
         _save_changed(old, wanted)
         if {u.name for u in old.lead_units.all()} != task.lead_units:
             old.lead_units.set([units_by_name[n] for n in sorted(task.lead_units)])
         if {u.name for u in old.partner_units.all()} != task.partner_units:
             old.partner_units.set([units_by_name[n] for n in sorted(task.partner_units)])
+            partner_scope_set(old, directory)
+        elif old.partner_text != text_before:
+            partner_scope_set(old, directory)
     _delete_orphans(plan, want_appendices)
 
     _save_changed(

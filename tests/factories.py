@@ -75,6 +75,7 @@ def plan_task(
     )
     obj.lead_units.set(lead)
     obj.partner_units.set(partners)
+    obj.partner_units_named.set(partners)  # the text names each one
     return obj
 
 

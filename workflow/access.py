@@ -173,3 +173,9 @@ def step_get_for_user(*, user: AnyUser, pk: int, action: StepAction = "view") ->
     if action != "view" and not _CHECKS[action](user, step):
         raise PermissionDenied("Bạn không có quyền thực hiện thao tác này ở bước này.")
     return step
+
+
+def may_decide_in_bulk(user: AnyUser) -> bool:
+    """The bulk approval page: whoever has a list of steps awaiting their decision (the office
+    reviews, the leadership signs off); each run is still checked on its own (is_qualified)."""
+    return capabilities(user).awaiting

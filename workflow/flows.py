@@ -1,7 +1,9 @@
 """The reporting flow, as the diagram: one plan task in one reporting period.
 
-lead unit(s) → partner units (if any) → Văn phòng Sở review → leadership sign-off,
-with returns to the lead unit from review, and to the office or the lead from sign-off.
+lead unit(s) → partner units (those the lead asked, if any) → Văn phòng Sở review → leadership
+sign-off, with returns to the lead unit from review, and to the office or the lead from sign-off;
+the office may ask partners at review (partners → review again). Where a decision sends the run
+is recorded on the process (TaskProcess.decide / lead_asks) and read by the gateways below.
 """
 
 from __future__ import annotations
@@ -49,9 +51,7 @@ class ReportFlow(flow.Flow):
         .Else(this.review)
     )
     partner_split = (
-        UnitSplit(units=selectors.partner_unit_ids)
-        .Annotation(title=_("Xin ý kiến phối hợp"))
-        .Next(this.partner)
+        UnitSplit(units=this.partners_asked).Annotation(title=_("Xin ý kiến phối hợp")).Next(this.partner)
     )
     partner = (
         StepView(step_redirect, kind="partner")
@@ -68,10 +68,11 @@ class ReportFlow(flow.Flow):
         .Next(this.review_result)
     )
     review_result = (
-        flow.If(act.process.review_approved)
+        flow.Switch()
         .Annotation(title=_("Thẩm định đạt?"))
-        .Then(this.sign_off)
-        .Else(this.lead_split)
+        .Case(this.sign_off, act.process.review_approved)
+        .Case(this.partner_split, act.process.partners_requested)
+        .Default(this.lead_split)
     )
 
     sign_off = (
@@ -92,3 +93,8 @@ class ReportFlow(flow.Flow):
 
     def start_process(self, activation: Any, **kwargs: Any) -> TaskProcess:
         return services.process_start(activation=activation, **kwargs)
+
+    def partners_asked(self, process: TaskProcess) -> list[int]:
+        """The partner units this round asks: chosen by the lead unit(s) when they submitted, or
+        by the office at review (TaskProcess.partners_asked), never read from the plan."""
+        return list(process.partners_asked)

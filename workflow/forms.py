@@ -77,6 +77,7 @@ class ReviewForm(forms.Form):
         choices=[
             (Step.Decision.APPROVE, "Đạt – trình Lãnh đạo Sở"),
             (Step.Decision.RETURN_LEAD, "Trả lại đơn vị chủ trì"),
+            (Step.Decision.ASK_PARTNERS, "Xin thêm ý kiến cơ quan phối hợp (chọn bên dưới)"),
         ],
         widget=forms.RadioSelect,
         required=False,
@@ -107,10 +108,45 @@ STEP_FORMS: dict[str, type[forms.Form]] = {
 }
 
 
+PARTNER_HELP = {
+    Step.Kind.LEAD: "Đánh dấu sẵn: các đơn vị kế hoạch nêu tên. Các đơn vị chỉ thuộc “Các phòng, đơn vị "
+    "thuộc sở” được hỏi khi bạn đánh dấu. Không đánh dấu đơn vị nào: không xin ý kiến phối hợp.",
+    Step.Kind.REVIEW: "Chỉ dùng với quyết định “Xin thêm ý kiến cơ quan phối hợp”.",
+}
+
+
+def partners_field(step: Step, process: Any = None) -> forms.Field | None:
+    """The partner units a lead step (or the office at review) may ask, ticked as proposed
+    (``selectors.partner_choice``); None when the task has none."""
+    from workflow.selectors import partner_choice
+
+    choice = partner_choice(step, process)
+    if not choice.units:
+        return None
+    return forms.TypedMultipleChoiceField(
+        label="Xin ý kiến cơ quan phối hợp"
+        if step.kind == Step.Kind.LEAD
+        else "Cơ quan phối hợp cần xin ý kiến",
+        choices=[(u.pk, u.name) for u in choice.units],
+        coerce=int,
+        required=False,
+        initial=choice.proposed,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=PARTNER_HELP[step.kind],
+        error_messages={"invalid_choice": "Chỉ được xin ý kiến các cơ quan phối hợp của nhiệm vụ."},
+    )
+
+
 def step_form(step: Step, data: Any = None) -> forms.Form:
     form_class = STEP_FORMS[step.kind]
     initial = {name: getattr(step, name) for name in form_class.base_fields}
-    return form_class(data=data, initial=initial, prefix="report")
+    form = form_class(data=data, initial=initial, prefix="report")
+    if step.kind in PARTNER_HELP and step.state == Step.State.OPEN:
+        field = partners_field(step)
+        if field is not None:
+            form.fields["partners_asked"] = field
+            form.initial["partners_asked"] = field.initial
+    return form
 
 
 class EvidenceForm(forms.Form):

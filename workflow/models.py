@@ -8,6 +8,7 @@ as the step that produces them.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -26,9 +27,19 @@ class TaskProcess(Process):
     and Step.
     """
 
-    needs_partner_input = jsonstore.BooleanField(default=True)
     review_approved = jsonstore.BooleanField(default=False)
     signoff_decision = jsonstore.CharField(max_length=10, blank=True)  # approve / office / lead
+    # Partners (docs: "partners asked where needed"): the units the next partner split opens, in
+    # unit order, chosen by the lead unit(s) of round ``partners_round`` when they submit, or by
+    # the office at review; and what a round's lead form proposes after a return (None: the
+    # units the plan names one by one).
+    partners_asked = jsonstore.JSONField(default=list)
+    partners_round = jsonstore.IntegerField(default=0)
+    partners_proposed = jsonstore.JSONField(null=True, default=None)
+
+    # Not stored: the context of the action driving the engine for this process
+    # (workflow.services.context.ActionContext), set while it runs, read by the flow's hooks.
+    context: Any = None
 
     class Meta:
         proxy = True
@@ -39,6 +50,46 @@ class TaskProcess(Process):
             ("review_taskprocess", _("Thẩm định kết quả (Văn phòng Sở)")),
             ("audit_taskprocess", _("Xem toàn bộ hồ sơ (kiểm tra, thẩm định)")),
         ]
+
+    def decide(self, step: Step) -> None:
+        """Record where a review or sign-off decision sends the run; the gateways read it.
+
+        - review approves → sign-off; asks partners → the units it chose, then review again;
+          returns → the lead unit, whose new round proposes the partners asked before only when
+          the office ticked "xin lại ý kiến phối hợp" (none otherwise);
+        - sign-off approves → end; returns to the office → review (partners not asked);
+          returns to the lead → the lead unit, proposing no partners.
+        """
+        if step.kind == Step.Kind.REVIEW:
+            self.review_approved = step.decision == Step.Decision.APPROVE
+            if step.decision == Step.Decision.ASK_PARTNERS:
+                self.partners_asked = list(step.partners_asked or [])
+            elif not self.review_approved:
+                self.partners_proposed = list(self.partners_asked) if step.ask_partners_again else []
+                self.partners_asked = []
+        elif step.kind == Step.Kind.SIGN_OFF:
+            self.signoff_decision = step.decision
+            if step.decision == Step.Decision.RETURN_LEAD:
+                self.partners_proposed = []
+            self.partners_asked = []
+
+    def lead_asks(self, round_: int, unit_ids: list[int], order: list[int]) -> None:
+        """A lead unit of round ``round_`` asks ``unit_ids``: with several lead units, the run
+        asks every unit any of them chose (kept in ``order``, the plan's partner order)."""
+        asked = set(unit_ids)
+        if self.partners_round == round_:
+            asked |= set(self.partners_asked)
+        self.partners_asked = [pk for pk in order if pk in asked]
+        self.partners_round = round_
+
+    @property
+    def needs_partner_input(self) -> bool:
+        return bool(self.partners_asked)
+
+    @property
+    def partners_requested(self) -> bool:
+        """The office asked partners at review (the review gateway's third way)."""
+        return not self.review_approved and bool(self.partners_asked)
 
     @property
     def signed_off(self) -> bool:
@@ -157,6 +208,7 @@ class Step(models.Model):
         APPROVE = "approve", _("Đồng ý")
         RETURN_LEAD = "lead", _("Trả lại đơn vị chủ trì")
         RETURN_OFFICE = "office", _("Trả lại Văn phòng Sở")
+        ASK_PARTNERS = "partners", _("Xin ý kiến phối hợp")
 
     task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="step")
     period_task = models.ForeignKey(PeriodTask, on_delete=models.CASCADE, related_name="steps")
@@ -179,6 +231,11 @@ class Step(models.Model):
     decision = models.CharField(_("quyết định"), max_length=10, choices=Decision.choices, blank=True)
     reason = models.TextField(_("lý do"), blank=True)
     ask_partners_again = models.BooleanField(_("xin lại ý kiến phối hợp"), default=False)
+    # The partner units this step asked for input (a lead step, or a review asking partners),
+    # as unit ids; None: not chosen (yet).
+    partners_asked = models.JSONField(
+        _("cơ quan phối hợp được xin ý kiến"), null=True, blank=True, default=None
+    )
     draft_saved_at = models.DateTimeField(null=True, blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -213,6 +270,7 @@ class Step(models.Model):
             "decision": self.decision,
             "reason": self.reason,
             "ask_partners_again": self.ask_partners_again,
+            "partners_asked": self.partners_asked,
         }
 
 

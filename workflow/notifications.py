@@ -1,7 +1,7 @@
 """Thông báo: what an action tells people, how it is grouped, read and sent as a daily digest.
 
-``services._notify`` builds one ``Notification`` per person and message; when an action's batch
-is written (``services._notifications_batched``), ``notifications_grouped`` folds the new work one
+``services.notifications._notify`` builds one ``Notification`` per person and message; when an action's batch
+is written (``services.notifications.notifications_flush``), ``notifications_grouped`` folds the new work one
 person received in one period into one notification ("62 việc mới trong Quý I/2024") linking to
 that person's list filtered by the period, so a launch of 70 runs tells each person once.
 A notification is read when it is opened, when its step's page is viewed or when the list it

@@ -143,14 +143,62 @@ def lead_unit_ids(process: Any) -> list[int]:
     return list(process.period_task.plan_task.lead_units.order_by("order", "pk").values_list("pk", flat=True))
 
 
-def partner_unit_ids(process: Any) -> list[int]:
-    """The partner units that do not also lead the task, in unit order (one query)."""
-    plan_task = process.period_task.plan_task
+def partner_units(plan_task: Any) -> list[Unit]:
+    """The units a run of ``plan_task`` may ask for input: its partner units that do not also
+    lead it, in unit order (one query)."""
     return list(
-        plan_task.partner_units.exclude(pk__in=plan_task.lead_units.values("pk"))
-        .order_by("order", "pk")
-        .values_list("pk", flat=True)
+        plan_task.partner_units.exclude(pk__in=plan_task.lead_units.values("pk")).order_by("order", "pk")
     )
+
+
+def partner_unit_ids(process: Any) -> list[int]:
+    """``partner_units`` of the process's task, as ids."""
+    return [u.pk for u in partner_units(process.period_task.plan_task)]
+
+
+@dataclass
+class PartnerChoice:
+    """What a lead step (or a review asking partners) chooses from, and what is ticked."""
+
+    units: list[Unit]
+    proposed: list[int]
+
+
+def partner_choice(step: Step, process: Any = None) -> PartnerChoice:
+    """The partner units ``step`` may ask and those proposed (ticked): the step's own choice once
+    made (a draft); at review, none; for a lead step, after a return what the return proposed
+    (the partners asked before when the office ticked "xin lại ý kiến", none after a sign-off
+    return), else the units the plan names one by one — not those a collective phrase ("Các
+    phòng, đơn vị thuộc sở") only covers."""
+    from plans.models import PlanTask
+
+    plan_task = step.period_task.plan_task
+    # One query: the units, each marked whether the plan names it one by one.
+    named = PlanTask.partner_units_named.through.objects.filter(
+        plantask_id=plan_task.pk, unit_id=OuterRef("pk")
+    )
+    units = list(
+        plan_task.partner_units.exclude(pk__in=plan_task.lead_units.values("pk"))
+        .annotate(named=Exists(named))
+        .order_by("order", "pk")
+    )
+    allowed = [u.pk for u in units]
+    if step.partners_asked is not None:
+        proposed: Any = step.partners_asked
+    elif step.kind != Step.Kind.LEAD or not units:
+        proposed = []
+    else:
+        proposed = None
+        if step.round > 1:
+            if process is None:
+                from workflow.models import TaskProcess
+
+                process = TaskProcess.objects.get(pk=step.period_task.process_id)
+            proposed = process.partners_proposed
+        if proposed is None:
+            proposed = [u.pk for u in units if u.named]
+    chosen = {int(pk) for pk in proposed}
+    return PartnerChoice(units=units, proposed=[pk for pk in allowed if pk in chosen])
 
 
 def signoff_unit(process: Any) -> Unit | None:

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from workflow import mail_views, views
+from workflow import bulk_views, mail_views, views
 
 app_name = "workflow"
 urlpatterns = [
     path("viec-cua-toi/", views.my_steps, name="my_steps"),
     path("viec-cua-don-vi/", views.unit_queue, name="unit_queue"),
     path("cho-phe-duyet/", views.awaiting, name="awaiting"),
+    path("cho-phe-duyet/dong-y/", bulk_views.bulk_approve, name="bulk_approve"),
     path("da-xu-ly/", views.done_by_me, name="done_by_me"),
     path("khoi-tao/", views.launch, name="launch"),
     path("buoc/<int:pk>/", views.step_detail, name="step"),

@@ -239,7 +239,10 @@ def awaiting(request: HttpRequest) -> HttpResponse:
         access.capabilities(request.user).awaiting, "Trang này dành cho Văn phòng Sở và Lãnh đạo Sở."
     )
     return _step_list(
-        request, selectors.steps_awaiting_approval(request.user), title="Chờ thẩm định, phê duyệt"
+        request,
+        selectors.steps_awaiting_approval(request.user),
+        title="Chờ thẩm định, phê duyệt",
+        bulk_approve=True,  # workflow.bulk_views: approve the ticked runs after a summary
     )
 
 

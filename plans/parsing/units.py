@@ -167,6 +167,15 @@ class UnitDirectory:
         ws = _UNIT_WS.match(text, end)
         return ws is not None and self._match_at(text, ws.end(), check_boundary=False) is not None
 
+    def resolve_named(self, text: str) -> tuple[str, ...]:
+        """The units ``text`` names one by one: ``resolve`` without the collective phrases
+        ("Các phòng, đơn vị thuộc sở" names none of the units it stands for)."""
+        text = clean_text(text)
+        for phrase in (*self.all_units_phrases, *self.divisions_phrases):
+            if fold_spaces(phrase):
+                text = _name_pattern(phrase).sub(";", text)
+        return self.resolve(text)[0]
+
     @cached_property
     def _cache(self) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
         return {}

@@ -99,7 +99,7 @@ def _drive(
 ) -> None:
     """Complete open steps in creation order through the services; review/sign-off decisions
     are taken from ``decisions`` in order (approve when it runs out); stop after ``stop`` steps."""
-    from workflow import services
+    from workflow import selectors, services
     from workflow.models import Step
 
     done = 0
@@ -110,7 +110,12 @@ def _drive(
         user = _someone(step, generator)
         services.step_claim(step_id=step.pk, user=user)
         if step.kind == "lead":
+            # the generator's leads ask every partner of the task in the first round, and what the
+            # return proposes after it (TaskProcess.lead_asks)
             data = LEAD
+            if step.round == 1:
+                asked = [u.pk for u in selectors.partner_units(period_task.plan_task)]
+                data = {**LEAD, "partners_asked": asked}
         elif step.kind == "partner":
             data = {"result": "Nhất trí"}
         elif decisions and decisions[0]["kind"] == step.kind:

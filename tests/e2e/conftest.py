@@ -80,6 +80,7 @@ def e2e_task(live_server: Any, transactional_db: Any) -> Any:
     )
     task.lead_units.set([qlcn])
     task.partner_units.set([qltm])
+    task.partner_units_named.set([qltm])  # the text names it one by one (plans.partner_scope)
     return task
 
 

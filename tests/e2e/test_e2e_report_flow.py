@@ -128,6 +128,8 @@ def test_one_task_from_launch_to_sign_off_with_a_return(story: Any, person: Any,
         expect(lead.page.get_by_label("Tự đánh giá")).to_have_value("in_progress")
 
     with story.step("lead-submits"):
+        # the partner the plan names is proposed, ticked
+        expect(lead.page.get_by_role("checkbox", name=QLTM)).to_be_checked()
         lead.click("Gửi báo cáo")
         lead.sees_message("Đã gửi. Bước tiếp theo đã được chuyển đến người xử lý.")
         lead.sees_heading("Việc của tôi")

@@ -27,7 +27,7 @@ from plans.defaults import DEFAULT_UNITS
 from plans.models import Membership, Plan, PlanTask, ReportingPeriod
 from plans.parsing import parse_upload
 from plans.services import plan_import, unit_directory
-from workflow import services
+from workflow import selectors, services
 from workflow.evidence import StoredFile
 from workflow.models import PeriodTask, Step
 
@@ -123,7 +123,7 @@ def open_step(run: PeriodTask, kind: str, unit: Any = None) -> Step:
 
 
 def run_to_review(run: PeriodTask, people: dict[str, Any], *, result: str, evidence: bool) -> None:
-    """The lead reports (with a file or an explanation), every partner answers."""
+    """The lead reports (with a file or an explanation) asking every partner, who all answer."""
     lead = open_step(run, "lead")
     services.step_claim(step_id=lead.pk, user=people[lead.unit.short_name])
     if evidence:
@@ -145,6 +145,8 @@ def run_to_review(run: PeriodTask, people: dict[str, Any], *, result: str, evide
             "result": result,
             "self_assessment": "done",
             "explanation": "" if evidence else "Chưa có tệp, xin giải trình",
+            # every partner unit asked, also those only "Các phòng, đơn vị thuộc sở" covers
+            "partners_asked": [u.pk for u in selectors.partner_units(run.plan_task)],
         },
     )
     for partner in run.steps.filter(kind="partner", state=Step.State.OPEN).select_related("unit"):

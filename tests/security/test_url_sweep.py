@@ -85,6 +85,11 @@ TABLE: dict[str, Rule] = {
     "workflow:my_steps": Rule(SIGNED_IN, NOBODY, "own steps only; GET only"),
     "workflow:unit_queue": Rule(HAS_A_UNIT, HAS_A_UNIT, "members of a unit; empty POST = nothing chosen"),
     "workflow:awaiting": Rule(OFFICE_AND_LEADERSHIP, NOBODY, "office and leadership; GET only"),
+    "workflow:bulk_approve": Rule(
+        OFFICE_AND_LEADERSHIP,
+        OFFICE_AND_LEADERSHIP,
+        "access.may_decide_in_bulk; nothing chosen: a redirect to the list; each run checked again",
+    ),
     "workflow:done_by_me": Rule(SIGNED_IN, NOBODY, "own steps only; GET only"),
     "workflow:launch": Rule(OFFICE, OFFICE, "workflow.launch_taskprocess; empty POST is 400"),
     "workflow:step": Rule(

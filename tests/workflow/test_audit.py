@@ -141,7 +141,9 @@ def test_every_workflow_action_records_exactly_one_event(
     ]
     submitted = last_event("submit")
     assert submitted.data["before"]["result"] == "Nháp 1"
-    assert submitted.data["after"] == {**lead.snapshot(), **LEAD_REPORT}
+    # (with the partner units the lead asked: those the plan names, proposed by default)
+    partners = list(lead.period_task.plan_task.partner_units_named.values_list("pk", flat=True))
+    assert submitted.data["after"] == {**lead.snapshot(), **LEAD_REPORT, "partners_asked": partners}
     assert submitted.data["evidence"] == [
         {"original_name": "bao-cao.pdf", "sha256": hashlib.sha256(PDF).hexdigest()}
     ]

@@ -56,6 +56,8 @@ def test_simultaneous_submits_of_one_step_create_exactly_one_successor(n, transa
         "report-result": "Đã làm",
         "report-self_assessment": "done",
         "report-explanation": "Giải trình",
+        # both partners, ticked as the form proposes them
+        "report-partners_asked": [str(units["QLTM"].pk), str(units["ATNL"].pk)],
     }
 
     statuses = _race(n, [(personas["staff"], url, data)] * n)

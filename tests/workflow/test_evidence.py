@@ -451,10 +451,15 @@ def test_lead_submit_with_only_a_file_and_no_explanation_succeeds(
     content = docx_bytes()
     assert upload(client, lead_step, "Kết quả.docx", content).status_code == 302
 
-    # When they submit the report
+    # When they submit the report (the partner QLTM ticked, as the form proposes)
     response = client.post(
         reverse("workflow:step", args=[lead_step.pk]),
-        {"action": "submit", "report-result": "Đã ban hành kế hoạch", "report-self_assessment": "done"},
+        {
+            "action": "submit",
+            "report-result": "Đã ban hành kế hoạch",
+            "report-self_assessment": "done",
+            "report-partners_asked": [str(lead_step.period_task.plan_task.partner_units.get().pk)],
+        },
     )
 
     # Then it goes on to the partner unit, and the trail names the file and its hash

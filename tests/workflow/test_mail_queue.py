@@ -140,7 +140,7 @@ def test_a_rolled_back_submit_leaves_no_mail_no_job_and_no_notification(
     def broken(**kwargs: Any) -> None:
         raise RuntimeError("audit unavailable")
 
-    monkeypatch.setattr(services, "audit_record", broken)
+    monkeypatch.setattr(services.commands, "audit_record", broken)
     with pytest.raises(RuntimeError):
         services.step_submit(step_id=lead.pk, user=personas["staff"], data=LEAD_REPORT)
 
@@ -451,7 +451,10 @@ def test_a_submit_in_the_seed_plan_mails_the_partners_over_smtp(
     services.period_launch(period=periods(plan)["Q1"], actor=personas["office_reviewer"], plan_tasks=[task])
     lead = Step.objects.get(kind="lead")
     services.step_claim(step_id=lead.pk, user=personas["staff"])
-    services.step_submit(step_id=lead.pk, user=personas["staff"], data=LEAD_REPORT)
+    # The lead asks every partner unit (the row names "Các phòng, đơn vị thuộc sở": none is proposed)
+    asked = list(task.partner_units.exclude(pk__in=task.lead_units.all()).values_list("pk", flat=True))
+    data = {**LEAD_REPORT, "partners_asked": asked}
+    services.step_submit(step_id=lead.pk, user=personas["staff"], data=data)
     run_queued_jobs()
     partners = OutgoingMail.objects.filter(subject__contains="Phối hợp cho ý kiến")
     assert partners.exists()

@@ -390,7 +390,7 @@ NODE_TYPES = {
     "lead_join": "JOIN",
     "partner_join": "JOIN",
     "partners_needed": "EXCLUSIVE_GATEWAY",
-    "review_result": "EXCLUSIVE_GATEWAY",
+    "review_result": "SWITCH",
     "sign_off_result": "SWITCH",
     "end": "END",
 }
@@ -886,9 +886,19 @@ class Generator:
             ],
             batch_size=5000,
         )
+        named_through = PlanTask.partner_units_named.through  # the text names each one
         partner_through.objects.bulk_create(
             [
                 partner_through(plantask_id=task.pk, unit_id=u)
+                for rows in new_tasks.values()
+                for task, _, partners in rows
+                for u in partners
+            ],
+            batch_size=5000,
+        )
+        named_through.objects.bulk_create(
+            [
+                named_through(plantask_id=task.pk, unit_id=u)
                 for rows in new_tasks.values()
                 for task, _, partners in rows
                 for u in partners
@@ -1193,7 +1203,7 @@ class Generator:
         fate = self._fate(rng, info)
         process_id = ids["process"]()
         period_task_id = ids["period_task"]()
-        data: dict[str, Any] = {"needs_partner_input": bool(info.partners)}
+        data: dict[str, Any] = {}  # TaskProcess's jsonstore fields, as the services write them
         now = clock[0]
         process = {"id": process_id, "status": "NEW", "created": now, "finished": None, "data": data}
         rows["process"].append(process)
@@ -1408,6 +1418,13 @@ class Generator:
                     fields["result"] = "Bổ sung: " + fields["result"]
                 step.update(fields)
                 action = "submit"
+                if info.partners:  # TaskProcess.lead_asks, with what the form proposes
+                    proposed = data.get("partners_proposed") if step["round"] > 1 else None
+                    asked = set(info.partners if proposed is None else proposed)
+                    if data.get("partners_round") == step["round"]:
+                        asked |= set(data.get("partners_asked", []))
+                    data["partners_asked"] = [u for u in info.partners if u in asked]
+                    data["partners_round"] = step["round"]
                 last_lead_text[step["unit_id"]] = (
                     step["result"],
                     step["self_assessment"],
@@ -1425,7 +1442,8 @@ class Generator:
                     reason = rng.choice(RETURN_REASONS)
                     step.update(decision="lead", reason=reason, ask_partners_again=ask)
                     data["review_approved"] = False
-                    data["needs_partner_input"] = bool(info.partners) and ask
+                    data["partners_proposed"] = list(data.get("partners_asked", [])) if ask else []
+                    data["partners_asked"] = []
                     pt["round"] += 1
                     action = "return"
                 else:
@@ -1439,12 +1457,14 @@ class Generator:
                     step.update(decision=where, reason=reason)
                     data["signoff_decision"] = where
                     if where == "lead":
-                        data["needs_partner_input"] = False
+                        data["partners_proposed"] = []
+                    data["partners_asked"] = []
                     pt["round"] += 1
                     action = "return"
                 else:
                     step.update(decision="approve", reason="")
                     data["signoff_decision"] = "approve"
+                    data["partners_asked"] = []
                     pt["stage"] = "done"
                     pt["completed_at"] = at
                     action = "sign_off"
@@ -1515,7 +1535,7 @@ class Generator:
             join["finished"] = max(join["created"], done["finished"])
             if h.kind == "lead":
                 gateway = task("partners_needed", "DONE", "start", [join["id"]])
-                if data["needs_partner_input"]:
+                if data.get("partners_asked"):
                     split("partner", gateway["id"])
                 else:
                     human("review", gateway["id"])

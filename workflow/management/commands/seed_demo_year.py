@@ -26,7 +26,7 @@ from plans.models import Plan, ReportingPeriod
 from plans.parsing import PlanParseError, parse_upload
 from plans.periods import periods_ensure
 from plans.services import plan_import, unit_directory
-from workflow import services
+from workflow import selectors, services
 from workflow.models import PeriodTask, Stage, Step
 
 SEED_FILE: Final = Path(settings.BASE_DIR) / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.txt"
@@ -118,6 +118,9 @@ def lead_draft(run: PeriodTask, cast: Cast) -> None:
 
 
 def lead_submit(run: PeriodTask, cast: Cast) -> None:
+    # The lead asks every partner unit of the task in the first round (the demo's runs have the
+    # fewest partners), none after a return.
+    asked = selectors.partner_unit_ids(run.process.coerced) if run.round == 1 else []
     for step in _open_steps(run, Step.Kind.LEAD):
         user = cast.for_unit(step.unit_id)
         _claim(step, user)
@@ -128,6 +131,7 @@ def lead_submit(run: PeriodTask, cast: Cast) -> None:
                 "result": RESULT_TEXT,
                 "self_assessment": Step.SelfAssessment.DONE,
                 "explanation": EXPLANATION_TEXT,
+                "partners_asked": asked,
             },
         )
 
