@@ -24,19 +24,12 @@ from documents.verification import verify_pdf
 from plans.models import ReportingPeriod
 from workflow import access
 from workflow.reports import selectors
-from workflow.reports.formatting import attachment_header
+from workflow.reports.views import attachment
 from workflow.selectors import parse_id
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 TOO_MANY = "Bạn đã gửi quá nhiều yêu cầu xác minh. Vui lòng thử lại sau ít phút."
-
-
-def _attachment(data: bytes, *, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(data, content_type=content_type)
-    response["Content-Disposition"] = attachment_header(filename)
-    response["Cache-Control"] = "private, max-age=0"
-    return response
 
 
 @login_required
@@ -126,7 +119,7 @@ def download(request: HttpRequest, pk: int) -> HttpResponse:
     if document is None:
         raise Http404("Không tìm thấy văn bản.")
     name = f"{document.number_text.replace('/', '-')} {document.title}.pdf"
-    return _attachment(bytes(document.pdf), content_type=PDF, filename=name)
+    return attachment(bytes(document.pdf), content_type=PDF, filename=name)
 
 
 @login_required
@@ -145,7 +138,7 @@ def period_docx(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("Không tìm thấy kỳ báo cáo.")
     data = selectors.period_report(period, today=timezone.localdate())
     body = docx.period_report_docx(data)
-    return _attachment(
+    return attachment(
         body,
         content_type=DOCX,
         filename=f"{period.report_file_name}.docx",

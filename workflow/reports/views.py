@@ -22,7 +22,8 @@ PDF = "application/pdf"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _attachment(data: bytes, *, content_type: str, filename: str) -> HttpResponse:
+def attachment(data: bytes, *, content_type: str, filename: str) -> HttpResponse:
+    """A generated file as a private download (never cached by a proxy); documents/ uses it too."""
     response = HttpResponse(data, content_type=content_type)
     response["Content-Disposition"] = attachment_header(filename)
     response["Cache-Control"] = "private, max-age=0"
@@ -88,7 +89,7 @@ def plan_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         return _bad_signer(exc)
     data = selectors.plan_document(plan, signer=signer)
     body = pdf.document_pdf("reports/plan.html", data, kind="plan")
-    return _attachment(body, content_type=PDF, filename=f"Kế hoạch CCHC {plan.year}.pdf")
+    return attachment(body, content_type=PDF, filename=f"Kế hoạch CCHC {plan.year}.pdf")
 
 
 @login_required
@@ -97,7 +98,7 @@ def plan_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     """Kế hoạch (Excel): every signed-in user."""
     plan = _plan(pk)
     body = xlsx.plan_xlsx_cached(plan)
-    return _attachment(body, content_type=XLSX, filename=f"Kế hoạch CCHC {plan.year}.xlsx")
+    return attachment(body, content_type=XLSX, filename=f"Kế hoạch CCHC {plan.year}.xlsx")
 
 
 @login_required
@@ -110,7 +111,7 @@ def period_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         return _bad_signer(exc)
     data = selectors.period_report(period, today=timezone.localdate(), signer=signer)
     body = pdf.document_pdf("reports/period.html", data, kind="period")
-    return _attachment(body, content_type=PDF, filename=f"{_period_name(period)}.pdf")
+    return attachment(body, content_type=PDF, filename=f"{_period_name(period)}.pdf")
 
 
 @login_required
@@ -119,7 +120,7 @@ def period_xlsx(request: HttpRequest, pk: int) -> HttpResponse:
     period = _period_for(request, pk)
     data = selectors.period_report(period, today=timezone.localdate())
     body = pdf.document_cached("period_xlsx", data, lambda: xlsx.period_report_xlsx(data))
-    return _attachment(body, content_type=XLSX, filename=f"{_period_name(period)}.xlsx")
+    return attachment(body, content_type=XLSX, filename=f"{_period_name(period)}.xlsx")
 
 
 @login_required
@@ -133,4 +134,4 @@ def dossier_pdf(request: HttpRequest, pk: int) -> HttpResponse:
         return _bad_signer(exc)
     data = selectors.dossier(run.pk, today=timezone.localdate(), signer=signer)
     body = pdf.document_pdf("reports/dossier.html", data, kind="dossier")
-    return _attachment(body, content_type=PDF, filename=f"Hồ sơ nhiệm vụ {run.pk} {run.period.label}.pdf")
+    return attachment(body, content_type=PDF, filename=f"Hồ sơ nhiệm vụ {run.pk} {run.period.label}.pdf")
