@@ -153,6 +153,12 @@ def test_a_returned_step_is_due_three_working_days_after_the_return_and_not_over
     # And the run is still judged against the period deadline: overdue after it, whatever the rework date
     pt.refresh_from_db()
     assert pt.bucket(D(2024, 3, 11)) == Bucket.OPEN_OVERDUE
+    # And the dashboard's overdue steps show the rework date beside the period deadline it is judged by
+    with at(D(2024, 3, 12)):
+        client.force_login(personas["office_reviewer"])
+        html = client.get(reverse("dashboard:index"), {"period": period.pk}).content.decode()
+        assert "11/03/2024 <span" in html
+        assert "(hạn làm lại; kết quả kỳ tính theo hạn nộp 10/03/2024)" in html
 
 
 def test_a_return_on_a_friday_gives_three_working_days_from_monday(units: Any, personas: Any) -> None:
