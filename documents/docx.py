@@ -113,7 +113,7 @@ def _signature(document: Any, recipients: list[str], signer: dict[str, str] | No
     lines += [(f"- {r};", {"size": 11}) for r in recipients] + [("- Lưu: VT, VP.", {"size": 11})]
     _cell(table.rows[0].cells[0], lines)
     centre = {"bold": True, "size": 13, "align": WD_ALIGN_PARAGRAPH.CENTER}
-    signer = signer or {"authority": "KT. GIÁM ĐỐC", "title": "PHÓ GIÁM ĐỐC", "name": ""}
+    signer = signer or {"authority": "GIÁM ĐỐC", "title": "", "name": ""}
     block = [(signer["authority"], centre)]
     if signer.get("title"):
         block.append((signer["title"], centre))
@@ -168,6 +168,10 @@ def period_report_docx(doc: Any, signer: dict[str, str] | None = None) -> bytes:
         align=justify,
         after=12,
     )
+    # The report's own signer (workflow.reports.signature: the one signer rule) unless one is given.
+    block = getattr(doc, "signer", None)
+    if signer is None and block is not None:
+        signer = {"authority": block.authority, "title": block.title, "name": block.name}
     _signature(document, list(doc.recipients), signer)
 
     appendix = document.add_section()
