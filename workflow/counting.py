@@ -268,7 +268,7 @@ def plan_tables_with_statuses(
     ``status_label``/``status_colour``, and per table the count of each status among the shown
     tasks). The period: the one ``raw_period`` names among the plan's, else where the pickers
     open (``selectors.period_default``); ``unknown`` when the URL named no period of the plan.
-    Five queries whatever the plan's size."""
+    Six queries whatever the plan's size."""
     from workflow import selectors
     from workflow.models import BUCKET_COLOURS
 
@@ -285,6 +285,19 @@ def plan_tables_with_statuses(
         return PlanPageResults(period=None, options=options)
     period.plan = plan
     statuses = statuses_by_key(rule_for(period), today)
+    # Who was asked for input in the period (issue 12: partners are asked where needed): the
+    # partner steps each run opened, in any round; one query.
+    from workflow.models import Step
+
+    asked: dict[str, list[str]] = {}
+    for key, unit in (
+        Step.objects.filter(period_task__period=period, kind=Step.Kind.PARTNER)
+        .order_by("unit__order", "unit__name")
+        .values_list("period_task__plan_task__key", "unit__short_name")
+        .distinct()
+    ):
+        if unit not in asked.setdefault(key, []):
+            asked[key].append(unit)
     for table in tables:
         counts = counts_zero()
         for row in table.rows:
@@ -294,6 +307,7 @@ def plan_tables_with_statuses(
             counts[status] += 1
             row.status_label = STATUS_LABELS[status]
             row.status_colour = BUCKET_COLOURS[status]
+            row.partners_asked = ", ".join(asked.get(row.key, []))
         table.status_counts = [
             (STATUS_LABELS[s], BUCKET_COLOURS[s], counts[s]) for s in STATUSES if counts[s]
         ]

@@ -214,3 +214,16 @@ def test_the_partner_scope_migration_records_the_partners_each_row_names(units):
     migration.fill_named(apps, None)
     assert list(task.partner_units_named.all()) == [units["QLTM"]]
     assert set(task.partner_units.all()) == {units["QLTM"], units["ATNL"]}  # the partners as they were
+
+
+def test_the_plan_page_shows_who_was_asked_in_the_period(client, launch, personas, units):
+    # Given a task with two partners, of which the lead asks only ATNL
+    pt = launch(["QLCN"], ["QLTM", "ATNL"])
+    do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT, partners_asked=[units["ATNL"].pk])
+    # When the office opens the plan page on that period
+    client.force_login(personas["office_reviewer"])
+    plan = pt.plan_task.plan
+    html = client.get(reverse("plans:plan"), {"plan": plan.pk, "period": pt.period.pk}).content.decode()
+    # Then the task's row names the unit asked, and only it
+    assert f"Đã xin ý kiến: {units['ATNL'].short_name}</div>" in html
+    assert f"Đã xin ý kiến: {units['QLTM'].short_name}" not in html
