@@ -320,3 +320,33 @@ def test_the_signed_pdf_is_the_reports_own_rendering_with_only_the_number_filled
         for page in issued_pages
     ]
     assert filled == draft_pages
+
+
+def test_the_signed_pdf_keeps_the_nd30_layout_checks(
+    leaders: dict[str, Any], period: Any, personas: Any
+) -> None:
+    # Given the period report issued and signed (the visible stamp drawn into the signer block)
+    from tests.reports.test_layout import BOTTOM, LEFT, RIGHT, SLACK, TOP, is_page_number, pages_of
+
+    with at(DAY):
+        document = issue(period, leaders["deputy"], personas["office_reviewer"])
+    # Then, measured as the unsigned reports are (tests/reports/test_layout.py): every character
+    # and table border inside the ND30 margins, body and tables at 12–14 pt
+    outside, sizes = [], set()
+    for page in pages_of(bytes(document.pdf)):
+        for char in page.chars:
+            if not char["text"].strip() or is_page_number(char, page):
+                continue
+            sizes.add(round(char["size"]))
+            if (
+                char["x0"] < LEFT - SLACK
+                or char["x1"] > page.width - RIGHT + SLACK
+                or char["top"] < TOP - SLACK
+                or char["bottom"] > page.height - BOTTOM + SLACK
+            ):
+                outside.append((page.number, char["text"], round(char["x0"]), round(char["top"])))
+        for edge in page.edges:
+            if edge["x0"] < LEFT - SLACK or edge["x1"] > page.width - RIGHT + SLACK:
+                outside.append((page.number, "border", round(edge["x0"]), round(edge["top"])))
+    assert outside == []
+    assert 13 in sizes and sizes - {11} <= {12, 13, 14}  # 11 pt: the recipients list, as the decree sets it
