@@ -1,4 +1,5 @@
-"""The period report as an editable Word document (.docx) in the layout of Nghị định 30/2020/NĐ-CP.
+"""The period report and the task dossier as editable Word documents (.docx), in the layout of
+Nghị định 30/2020/NĐ-CP.
 
 For the cases where the office must edit the text before issuing: header block (superior and
 issuing bodies; national title and motto), number, place and date, title, body, "Nơi nhận" and
@@ -225,6 +226,84 @@ def period_report_docx(doc: Any, signer: dict[str, str] | None = None) -> bytes:
             table_rows,
             [12, 38, 58, 36, 64, 28, 21],
         )
+    out = BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def _signer_of(doc: Any) -> dict[str, str] | None:
+    block = getattr(doc, "signer", None)
+    return {"authority": block.authority, "title": block.title, "name": block.name} if block else None
+
+
+def dossier_docx(doc: Any) -> bytes:
+    """``doc`` is the selector's ``Dossier`` (the same data the dossier PDF renders): the task,
+    every step's report and decision, the evidence with its SHA-256, the audit events."""
+    document = Document()
+    _setup(document)
+    _header(document, doc.header)
+    centre, justify = WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.JUSTIFY
+    _paragraph(document, "", after=6)
+    _paragraph(document, "HỒ SƠ NHIỆM VỤ", bold=True, size=14, align=centre)
+    _paragraph(document, doc.period_label, bold=True, size=14, align=centre, after=12)
+    facts = [
+        ("Nhiệm vụ", doc.task),
+        ("Phụ lục", doc.appendix),
+        ("Lĩnh vực", doc.section),
+        ("Tiêu chí", doc.criterion),
+        ("Chỉ tiêu", doc.target),
+        ("Đơn vị chủ trì", doc.lead),
+        ("Cơ quan phối hợp", doc.partners),
+        ("Thời gian thực hiện", doc.timeline),
+        ("Hạn nộp của kỳ", doc.deadline),
+        ("Tình trạng", f"{doc.stage} – {doc.bucket_label}"),
+        ("Khởi tạo", doc.launched),
+        ("Hoàn thành", doc.completed or "—"),
+    ]
+    _grid(document, ["Mục", "Nội dung"], [[k, v or "—"] for k, v in facts], [45, 120])
+    _paragraph(document, "", after=6)
+    _paragraph(document, "I. CÁC BƯỚC XỬ LÝ", bold=True, after=6)
+    for step in doc.steps:
+        _paragraph(document, f"{step.number}. {step.title} (vòng {step.round})", bold=True, after=3)
+        lines = [
+            f"Trạng thái: {step.state}; hạn xử lý: {step.due}; người xử lý: {step.assignee or '—'}",
+            f"Gửi lúc: {step.submitted_at or '—'} bởi {step.submitted_by or '—'}",
+        ]
+        if step.result:
+            lines.append(f"Kết quả / ý kiến: {step.result}")
+        if step.no_opinion:
+            lines.append("Không có ý kiến.")
+        if step.self_assessment:
+            lines.append(f"Tự đánh giá: {step.self_assessment}")
+        if step.explanation:
+            lines.append(f"Giải trình: {step.explanation}")
+        if step.decision:
+            lines.append(f"Quyết định: {step.decision}" + (f" – lý do: {step.reason}" if step.reason else ""))
+        for line in lines:
+            _paragraph(document, line, align=justify, after=2)
+    _paragraph(document, "", after=6)
+    _paragraph(document, "II. TÀI LIỆU KIỂM CHỨNG", bold=True, after=6)
+    rows = [
+        [
+            e.name,
+            str(e.step),
+            f"{e.size:,}".replace(",", "."),
+            e.sha256,
+            f"{e.uploaded_by}, {e.uploaded_at}",
+            e.removed,
+        ]
+        for e in doc.evidence
+    ]
+    if rows:
+        _grid(document, ["Tệp", "Bước", "Byte", "SHA-256", "Đính kèm", "Gỡ"], rows, [35, 12, 18, 45, 35, 20])
+    else:
+        _paragraph(document, "Không có tệp nào.", after=6)
+    _paragraph(document, "", after=6)
+    _paragraph(document, "III. NHẬT KÝ", bold=True, after=6)
+    events = [[str(e.seq), e.at, e.actor, e.action, e.reason] for e in doc.events]
+    _grid(document, ["Số", "Lúc", "Người", "Việc", "Lý do"], events, [15, 30, 40, 40, 40])
+    _paragraph(document, "", after=12)
+    _signature(document, list(doc.recipients), _signer_of(doc))
     out = BytesIO()
     document.save(out)
     return out.getvalue()

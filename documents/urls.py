@@ -10,4 +10,5 @@ urlpatterns = [
     path("ban-hanh/", views.issue, name="issue"),
     path("<int:pk>/pdf/", views.download, name="download"),
     path("ky/<int:pk>/docx/", views.period_docx, name="period_docx"),
+    path("ho-so/<int:pk>/docx/", views.dossier_docx, name="dossier_docx"),
 ]

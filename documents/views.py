@@ -177,3 +177,17 @@ def verify(request: HttpRequest) -> HttpResponse:
     return render(
         request, "documents/verify.html", {"form": VerifyForm(), "verdict": verdict, "name": upload.name}
     )
+
+
+@login_required
+@require_GET
+def dossier_docx(request: HttpRequest, pk: int) -> HttpResponse:
+    """The task dossier as an editable .docx (ND30 layout): whoever may see the task
+    (``access.period_task_get_for_user``), signed as the dossier PDF is (who signed it off)."""
+    run = access.period_task_get_for_user(user=request.user, pk=pk)
+    data = selectors.dossier(run.pk, today=timezone.localdate())
+    return attachment(
+        docx.dossier_docx(data),
+        content_type=DOCX,
+        filename=f"Hồ sơ nhiệm vụ {run.pk} {run.period.label}.docx",
+    )

@@ -169,3 +169,22 @@ def test_demo_pki_makes_a_labelled_authority_and_a_key_per_leader(
     # run again: the same authority is kept
     call_command("demo_pki", stdout=io.StringIO())
     assert x509.load_pem_x509_certificate((tmp_path / "demo" / "ca.pem").read_bytes()) == ca
+
+
+def test_the_dossier_has_a_docx_rendition_for_whoever_sees_the_task(
+    period: Any, personas: dict[str, Any], units: dict[str, Any]
+) -> None:
+    from workflow.models import PeriodTask
+
+    run = PeriodTask.objects.filter(period=period).order_by("pk").first()
+    # Whoever may see the task gets the dossier as .docx: the header, the task, its steps, the log
+    response = client_for(personas["office_reviewer"]).get(f"/van-ban/ho-so/{run.pk}/docx/")
+    assert response.status_code == 200
+    document = Document(io.BytesIO(response.content))
+    body = "\n".join(p.text for p in document.paragraphs)
+    assert "HỒ SƠ NHIỆM VỤ" in body and "I. CÁC BƯỚC XỬ LÝ" in body and "III. NHẬT KÝ" in body
+    facts = document.tables[1]
+    assert facts.cell(1, 0).text == "Nhiệm vụ" and facts.cell(1, 1).text == run.plan_task.task
+    assert any("Nơi nhận:" in t.cell(0, 0).text for t in document.tables)
+    # A person of a unit that has no part in the task (QLCN; the task is QLTM's with ATNL) may not
+    assert client_for(personas["staff"]).get(f"/van-ban/ho-so/{run.pk}/docx/").status_code == 403

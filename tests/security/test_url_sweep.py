@@ -156,6 +156,7 @@ TABLE: dict[str, Rule] = {
     "documents:issue": Rule(NOBODY, OFFICE, "capabilities.document_issue; POST only; empty POST is 400"),
     "documents:download": Rule(SEES_EVERYTHING, NOBODY, "capabilities.document_register; GET only"),
     "documents:period_docx": Rule(SEES_EVERYTHING, NOBODY, "capabilities.document_register; GET only"),
+    "documents:dossier_docx": Rule(SEES_THE_RUN, NOBODY, "access.period_task_get_for_user; GET only"),
 }
 
 # Pages anyone may open without logging in, and the answers they give an anonymous GET or empty POST.
@@ -211,6 +212,7 @@ ARGS: dict[str, Callable[[World], dict[str, Any]]] = {
     "history:task_xlsx": lambda w: {"pk": w.period_task.pk},
     "documents:download": lambda w: {"pk": issued_document(w).pk},
     "documents:period_docx": lambda w: {"pk": w.period.pk},
+    "documents:dossier_docx": lambda w: {"pk": w.period_task.pk},
 }
 
 
