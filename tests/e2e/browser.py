@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -24,8 +25,29 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / "test-results" / "e2e"
 DEMO_PASSWORD = "cchc-demo-2024"  # the documented development password of seed_demo's accounts
 TIMEOUT_MS = 10_000
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}  # an ordinary phone; a phone story checks every page against it
 
-# The plan task the scenario takes from launch to sign-off: led by QLCN, one partner (QLTM).
+# Runs in every page of a phone story (injected by the browser, so the strict CSP does not apply):
+# when the page has loaded, report its width, its path, its heading and what sticks out.
+MEASURE_ON_LOAD = """addEventListener('load', () => {
+  const root = document.documentElement;
+  const wide = [...document.querySelectorAll('body *')]
+    .filter((el) => el.getBoundingClientRect().right > root.clientWidth + 1)
+    .slice(0, 3)
+    .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : ''));
+  const h1 = document.querySelector('main h1');
+  console.debug('e2e-width ' + JSON.stringify(
+    [root.scrollWidth, location.pathname + location.search, (h1 ? h1.textContent : document.title).trim(), wide]));
+});"""
+WIDTH_MARK = "e2e-width "
+
+# The seed plan's task the report flow takes from launch to sign-off (plans/seed/, row 2/VII/-/1/2):
+# led by QLCN alone, partners "Các phòng, đơn vị thuộc sở". SEED_TASK_TEXT is how its text begins
+# (unique in the plan; lists show it whole or cut further on).
+SEED_TASK_KEY = "2/VII/-/1/2"
+SEED_TASK_TEXT = "Tháo gỡ khó khăn, vướng mắc của các cơ sở công nghiệp"
+# The task conftest.e2e_task adds (led by QLCN, one named partner, QLTM): the phone pages use it.
 E2E_TASK_TEXT = "Rà soát, đề xuất cắt giảm thủ tục hành chính về công nghiệp liên quan đến thương mại"
 
 
@@ -56,6 +78,9 @@ class Person:
         self.base_url = base_url
         self.expect = expect
         self.problems: list[str] = []
+        self.max_width: int | None = None  # set on a phone: every page loaded is measured against it
+        self.pages_measured: list[tuple[int, str, str]] = []  # (scroll width, path, heading)
+        self.too_wide: list[str] = []
         page.on("response", self._on_response)
         page.on("console", self._on_console)
         page.on("pageerror", lambda error: self.problems.append(f"JS error: {error}"))
@@ -68,6 +93,30 @@ class Person:
         # CSP violations and script errors land here; a 400/409 page a form answers with does too.
         if message.type == "error" and "Failed to load resource" not in message.text:
             self.problems.append(f"console: {message.text}")
+
+    def on_page_measured(self, message: Any) -> None:
+        """A page of this person's context (any tab) has loaded: MEASURE_ON_LOAD's report."""
+        if message.type != "debug" or not message.text.startswith(WIDTH_MARK):
+            return
+        width, path, heading, wide = json.loads(message.text[len(WIDTH_MARK) :])
+        self.pages_measured.append((width, path, heading))
+        if self.max_width is not None and width > self.max_width:
+            self.too_wide.append(
+                f"{self.username}: the page “{heading}” ({path}) is {width} px wide at a {self.max_width} px"
+                f" viewport; sticking out: {', '.join(wide) or '?'}"
+            )
+
+    def fits(self) -> None:
+        """Every page this person has loaded so far is no wider than the screen (the one width check).
+
+        Waits for the page being loaded, so that its measure has arrived; Story.step calls it
+        after every step, for every person.
+        """
+        if self.max_width is None:
+            return
+        with contextlib.suppress(Exception):  # a closed page has nothing left to load
+            self.page.wait_for_load_state("load")
+        assert not self.too_wide, "\n".join(self.too_wide)
 
     # --- what a person does ---------------------------------------------------------------
 
@@ -89,10 +138,14 @@ class Person:
         self.page.wait_for_url(f"**{href}")
 
     def nav(self, name: str) -> None:
-        self.follow(self.nav_bar().get_by_role("link", name=name, exact=True))
+        link = self.nav_bar().get_by_role("link", name=name, exact=True, include_hidden=True)
+        if not link.is_visible():  # on a phone the menu is folded behind its button (static/js/menu.js)
+            self.page.get_by_role("button", name="Danh mục").click()
+        self.follow(link)
 
     def nav_bar(self) -> Any:
-        return self.page.get_by_role("navigation", name="Điều hướng chính")
+        # include_hidden: on a phone the menu is folded until its button is pressed
+        return self.page.get_by_role("navigation", name="Điều hướng chính", include_hidden=True)
 
     def click(self, name: str) -> None:
         self.page.get_by_role("button", name=name, exact=True).click()
@@ -136,6 +189,8 @@ class Story:
 
     def __init__(self, *, browser: Any, base_url: str, name: str) -> None:
         self.browser = browser
+        self.viewport = DESKTOP
+        self.phone = False
         self.base_url = base_url
         self.name = re.sub(r"[^\w.-]+", "_", name)
         self.every_step = os.environ.get("E2E_SCREENSHOTS") == "all"
@@ -144,13 +199,27 @@ class Story:
         self.contexts: list[Any] = []
         self.number = 0
 
-    def person(self, username: str) -> Person:
+    def on_a_phone(self) -> None:
+        """Everyone from now on browses at 390 x 844, and every page they load must fit its width."""
+        self.viewport = PHONE
+        self.phone = True
+
+    def person(self, username: str, *, language: str = "vi-VN") -> Person:
+        """A person at their own browser context; ``language`` is the browser's (its Accept-Language)."""
         context = self.browser.new_context(
-            locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", viewport={"width": 1280, "height": 900}
+            locale=language,
+            extra_http_headers={"Accept-Language": f"{language},{language.split('-')[0]};q=0.9"},
+            timezone_id="Asia/Ho_Chi_Minh",
+            viewport=self.viewport,
         )
         context.set_default_timeout(TIMEOUT_MS)
         self.contexts.append(context)
+        if self.phone:
+            context.add_init_script(MEASURE_ON_LOAD)
         person = Person(username=username, page=context.new_page(), base_url=self.base_url)
+        if self.phone:
+            person.max_width = self.viewport["width"]
+            context.on("console", person.on_page_measured)  # every tab of the context
         self.people.append(person)
         return person
 
@@ -159,6 +228,8 @@ class Story:
         self.number += 1
         try:
             yield
+            for person in self.people:
+                person.fits()
         except BaseException:
             self.save_screens(f"{self.number:02d}-{title}")
             raise
@@ -176,7 +247,10 @@ class Story:
                 (folder / f"{base}.html").write_text(person.page.content(), encoding="utf-8")
 
     def problems(self) -> list[str]:
-        return [f"{p.username}: {problem}" for p in self.people for problem in p.problems]
+        return [f"{p.username}: {problem}" for p in self.people for problem in [*p.problems, *p.too_wide]]
+
+    def pages_measured(self) -> list[tuple[int, str, str]]:
+        return [page for p in self.people for page in p.pages_measured]
 
     def close(self) -> None:
         for context in self.contexts:

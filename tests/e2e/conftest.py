@@ -15,7 +15,17 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, E2E_TASK_TEXT, ROOT, TIMEOUT_MS, Person, Story
+from tests.e2e.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    E2E_TASK_TEXT,
+    ROOT,
+    SEED_TASK_KEY,
+    SEED_TASK_TEXT,
+    TIMEOUT_MS,
+    Person,
+    Story,
+)
 
 SEED_PLAN = ROOT / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.txt"
 
@@ -53,16 +63,38 @@ def live_server(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
-def e2e_task(live_server: Any, transactional_db: Any) -> Any:
-    """The department, the demo accounts and the 2024 seed plan, plus one task led by QLCN with QLTM as partner.
+def e2e_plan(live_server: Any, transactional_db: Any) -> Any:
+    """The department, the demo accounts and the 2024 seed plan.
 
     Data only (the same commands as ``make run``); every workflow action in the tests is a click.
     """
-    from plans.models import Plan, PlanTask, Unit
+    from plans.models import Plan
 
     call_command("seed_demo", "--demo-accounts", stdout=io.StringIO())
     call_command("import_plan", str(SEED_PLAN), stdout=io.StringIO())
-    plan = Plan.objects.get(year=2024)
+    return Plan.objects.get(year=2024)
+
+
+@pytest.fixture
+def seed_task(e2e_plan: Any) -> Any:
+    """A task of the seed plan as imported: led by QLCN alone; its partners are "Các phòng, đơn vị
+    thuộc sở" (six units, none named one by one, so none proposed: the lead ticks whom to ask)."""
+    from plans.models import PlanTask
+
+    task = PlanTask.objects.get(plan=e2e_plan, key=SEED_TASK_KEY)
+    assert task.task.startswith(SEED_TASK_TEXT), task.task
+    assert [u.short_name for u in task.lead_units.all()] == ["QLCN"]
+    assert task.partner_text == "Các phòng, đơn vị thuộc sở"
+    assert task.partner_units.count() == 6 and not task.partner_units_named.exists()
+    return task
+
+
+@pytest.fixture
+def e2e_task(e2e_plan: Any) -> Any:
+    """One task added to the seed plan: led by QLCN with QLTM, named, as partner (the phone pages)."""
+    from plans.models import PlanTask, Unit
+
+    plan = e2e_plan
     qlcn, qltm = Unit.objects.get(short_name="QLCN"), Unit.objects.get(short_name="QLTM")
     near = PlanTask.objects.filter(plan=plan, lead_units=qlcn).order_by("position").first()
     last = PlanTask.objects.filter(plan=plan).order_by("-position").first()
@@ -85,7 +117,7 @@ def e2e_task(live_server: Any, transactional_db: Any) -> Any:
 
 
 @pytest.fixture
-def browser(e2e_task: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def browser(e2e_plan: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """A headless chromium for this test (set up after the data, closed before the database is flushed)."""
     from playwright import sync_api
 
