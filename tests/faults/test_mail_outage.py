@@ -148,6 +148,8 @@ def test_mail_server_down_actions_stay_fast_and_every_mail_arrives_once_when_it_
             "report-result": "Đã triển khai",
             "report-self_assessment": "done",
             "report-explanation": "Hồ sơ giấy",
+            # both partners asked, ticked on the form as a person would (partners asked where needed)
+            "report-partners_asked": [str(units["QLTM"].pk), str(units["ATNL"].pk)],
         }
         submit, submit_s = timed(lambda: staff.post(url, report))
 
