@@ -132,7 +132,7 @@ def period_docx(request: HttpRequest, pk: int) -> HttpResponse:
     number = parse_id(str(pk))  # in range for the database, else 404
     try:
         period = selectors.period_get(number) if number is not None else None
-    except Exception:
+    except ReportingPeriod.DoesNotExist:
         period = None
     if period is None:
         raise Http404("Không tìm thấy kỳ báo cáo.")
