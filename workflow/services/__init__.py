@@ -29,7 +29,6 @@ from workflow.services.commands import (
     steps_approve,
     steps_claim,
     tasks_for_period,
-    unit_for_user,
 )
 from workflow.services.context import ActionContext
 from workflow.services.hooks import (
@@ -71,5 +70,4 @@ __all__ = [
     "steps_approve",
     "steps_claim",
     "tasks_for_period",
-    "unit_for_user",
 ]

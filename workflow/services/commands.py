@@ -21,7 +21,7 @@ from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
 from audit.services import audit_record
-from plans.models import Plan, PlanTask, ReportingPeriod, Unit
+from plans.models import Plan, PlanTask, ReportingPeriod
 from workflow import access, selectors
 from workflow.mail import header_line
 from workflow.models import Evidence, PeriodTask, Stage, Step, TaskProcess
@@ -534,12 +534,6 @@ def evidence_remove(*, evidence_id: int, user: Any, draft: dict[str, Any] | None
             actor=user, action="evidence_removed", period_task=step.period_task, step=step, data=data
         )
         return evidence
-
-
-def unit_for_user(user: Any) -> Unit | None:
-    from plans.roles import roles_of
-
-    return roles_of(user).unit
 
 
 # --- cancelling -------------------------------------------------------------------------
