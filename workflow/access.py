@@ -66,8 +66,10 @@ if TYPE_CHECKING:
 StepAction = Literal["view", "claim", "assign", "execute"]
 
 
-def may_view_period_task(user: AnyUser, period_task: PeriodTask) -> bool:
-    """Office, leadership and auditors see everything; a unit sees the tasks it leads or helps with."""
+def may_view_period_task(user: AnyUser, period_task: PeriodTask, *, step: Step | None = None) -> bool:
+    """Office, leadership and auditors see everything; a unit sees the tasks it leads or helps with
+    (a step of the run is its unit's; ``step``, a step of the run already read, answers that
+    without a query when it is the unit's own)."""
     if not user.is_authenticated:
         return False
     roles = roles_of(user)
@@ -75,6 +77,8 @@ def may_view_period_task(user: AnyUser, period_task: PeriodTask) -> bool:
         return True
     if roles.unit is None:
         return False
+    if step is not None and step.unit_id == roles.unit.pk:
+        return True
     return period_task.steps.filter(unit=roles.unit).exists() or (
         period_task.plan_task.lead_units.filter(pk=roles.unit.pk).exists()
         or period_task.plan_task.partner_units.filter(pk=roles.unit.pk).exists()
@@ -164,11 +168,11 @@ def period_task_get_for_user(*, user: AnyUser, pk: int) -> PeriodTask:
 def step_get_for_user(*, user: AnyUser, pk: int, action: StepAction = "view") -> Step:
     try:
         step = Step.objects.select_related(
-            "period_task__plan_task", "period_task__period", "unit", "task"
+            "period_task__plan_task", "period_task__period", "unit", "task", "assignee"
         ).get(pk=pk)
     except Step.DoesNotExist as exc:
         raise Http404("Không tìm thấy bước xử lý.") from exc
-    if not may_view_period_task(user, step.period_task):
+    if not may_view_period_task(user, step.period_task, step=step):
         raise PermissionDenied("Bạn không có quyền xem bước này.")
     if action != "view" and not _CHECKS[action](user, step):
         raise PermissionDenied("Bạn không có quyền thực hiện thao tác này ở bước này.")

@@ -231,19 +231,20 @@ class PeriodRule:
 def rule_for(
     period: ReportingPeriod, *, year_due_dates: Iterable[datetime.date | None] | None = None
 ) -> PeriodRule:
-    """The period's rule: the tasks it launches (``services.tasks_for_period``, the one home of
-    that decision) and the own due dates of the plan's "Năm" tasks (read unless the caller
-    has them); one or two queries."""
-    from workflow.services import tasks_for_period
+    """The period's rule: the tasks it launches (``services.launch_kinds``, the one home of
+    that decision) and the own due dates of the plan's "Năm" tasks (unless the caller has
+    them); one query of three short columns."""
+    from workflow.services import launch_kinds
 
-    launchable = [t.pk for t in tasks_for_period(plan=period.plan, period=period)]
+    kinds = launch_kinds(period)
+    rows = list(
+        PlanTask.objects.filter(plan_id=period.plan_id)
+        .order_by()
+        .values_list("pk", "timeline_kind", "due_date")
+    )
+    launchable = [pk for pk, kind, _due in rows if kind in kinds]
     if year_due_dates is None:
-        year_due_dates = (
-            PlanTask.objects.filter(plan_id=period.plan_id, timeline_kind=YEAR)
-            .order_by()
-            .values_list("due_date", flat=True)
-            .distinct()
-        )
+        year_due_dates = {due for _pk, kind, due in rows if kind == YEAR}
     return PeriodRule(period, launchable=launchable, year_due_dates=list(year_due_dates))
 
 
@@ -273,6 +274,8 @@ def plan_tables_with_statuses(
     from workflow.models import BUCKET_COLOURS
 
     periods = list(ReportingPeriod.objects.filter(plan=plan).order_by("deadline", "pk"))
+    for p in periods:
+        p.plan = plan  # the label reads the plan's year: not one query per period
     options = [(p.pk, f"{p.label} (hạn {p.deadline:%d/%m/%Y})") for p in periods]
     wanted = selectors.parse_id(raw_period or "")
     if raw_period:

@@ -15,7 +15,7 @@ from viewflow import this
 from viewflow.workflow import act, flow, lock
 
 from workflow import selectors, services
-from workflow.models import TaskProcess
+from workflow.models import Stage, StepKind, TaskProcess
 from workflow.nodes import Join, StepView, UnitSplit
 from workflow.views import step_redirect
 
@@ -37,8 +37,8 @@ class ReportFlow(flow.Flow):
         UnitSplit(units=selectors.lead_unit_ids).Annotation(title=_("Giao đơn vị chủ trì")).Next(this.lead)
     )
     lead = (
-        StepView(step_redirect, kind="lead")
-        .Annotation(title=_("Đơn vị chủ trì thực hiện"))
+        StepView(step_redirect, kind=StepKind.LEAD)
+        .Annotation(title=StepKind.LEAD.label)
         .Permission("plans.work_on_unit")
         .Next(this.lead_join)
     )
@@ -54,16 +54,16 @@ class ReportFlow(flow.Flow):
         UnitSplit(units=this.partners_asked).Annotation(title=_("Xin ý kiến phối hợp")).Next(this.partner)
     )
     partner = (
-        StepView(step_redirect, kind="partner")
-        .Annotation(title=_("Cơ quan phối hợp cho ý kiến"))
+        StepView(step_redirect, kind=StepKind.PARTNER)
+        .Annotation(title=StepKind.PARTNER.label)
         .Permission("plans.work_on_unit")
         .Next(this.partner_join)
     )
     partner_join = Join().Annotation(title=_("Đã đủ ý kiến phối hợp")).Next(this.review)
 
     review = (
-        StepView(step_redirect, kind="review")
-        .Annotation(title=_("Văn phòng Sở thẩm định"))
+        StepView(step_redirect, kind=StepKind.REVIEW)
+        .Annotation(title=StepKind.REVIEW.label)
         .Permission("workflow.review_taskprocess")
         .Next(this.review_result)
     )
@@ -76,8 +76,8 @@ class ReportFlow(flow.Flow):
     )
 
     sign_off = (
-        StepView(step_redirect, kind="sign_off")
-        .Annotation(title=_("Lãnh đạo Sở phê duyệt"))
+        StepView(step_redirect, kind=StepKind.SIGN_OFF)
+        .Annotation(title=StepKind.SIGN_OFF.label)
         .Permission("plans.sign_off_unit", obj=selectors.signoff_unit)
         .Next(this.sign_off_result)
     )
@@ -89,7 +89,7 @@ class ReportFlow(flow.Flow):
         .Default(this.lead_split)
     )
 
-    end = flow.End().Annotation(title=_("Hoàn thành"))
+    end = flow.End().Annotation(title=Stage.DONE.label)
 
     def start_process(self, activation: Any, **kwargs: Any) -> TaskProcess:
         return services.process_start(activation=activation, **kwargs)

@@ -100,11 +100,23 @@ class TaskProcess(Process):
         return self.signoff_decision == "office"
 
 
-class Stage(models.TextChoices):
-    LEAD = "lead", _("Đơn vị chủ trì thực hiện")
-    PARTNER = "partner", _("Cơ quan phối hợp cho ý kiến")
+class StepKind(models.TextChoices):
+    """The four human steps of a run and their one name, wherever a person reads it: lists,
+    step pages, notifications, the history, the run's stage and the flow chart (``Step.Kind``)."""
+
+    LEAD = "lead", _("Chủ trì thực hiện")
+    PARTNER = "partner", _("Phối hợp cho ý kiến")
     REVIEW = "review", _("Văn phòng Sở thẩm định")
     SIGN_OFF = "sign_off", _("Lãnh đạo Sở phê duyệt")
+
+
+class Stage(models.TextChoices):
+    """Where a run stands: at one of its steps (named as the step), done or cancelled."""
+
+    LEAD = StepKind.LEAD.value, StepKind.LEAD.label
+    PARTNER = StepKind.PARTNER.value, StepKind.PARTNER.label
+    REVIEW = StepKind.REVIEW.value, StepKind.REVIEW.label
+    SIGN_OFF = StepKind.SIGN_OFF.value, StepKind.SIGN_OFF.label
     DONE = "done", _("Hoàn thành")
     CANCELED = "canceled", _("Đã hủy")
 
@@ -188,11 +200,7 @@ class Step(models.Model):
     so every submitted version stays as it was.
     """
 
-    class Kind(models.TextChoices):
-        LEAD = "lead", _("Chủ trì thực hiện")
-        PARTNER = "partner", _("Phối hợp cho ý kiến")
-        REVIEW = "review", _("Văn phòng Sở thẩm định")
-        SIGN_OFF = "sign_off", _("Lãnh đạo Sở phê duyệt")
+    Kind = StepKind
 
     class State(models.TextChoices):
         OPEN = "open", _("Đang xử lý")

@@ -392,11 +392,9 @@ def _assign(request: HttpRequest, step: Step) -> HttpResponse:
 
 
 def _report(request: HttpRequest, step: Step, *, submit: bool) -> HttpResponse:
-    if (
-        not access.may_execute(request.user, step)
-        and step.state == Step.State.OPEN
-        and step.assignee_id is None
-    ):
+    # Who may act is the service's decision (under the process lock); an open step nobody has
+    # taken yet only needs saying so before the form is read.
+    if step.state == Step.State.OPEN and step.assignee_id is None:
         raise PermissionDenied("Hãy nhận việc trước khi thực hiện.")
     form = step_form(step, data=request.POST)
     if not form.is_valid():

@@ -175,7 +175,7 @@ def test_history_chart_shows_open_partner_units_and_the_end_when_signed_off(
     do(pt.steps.get(kind="lead"), personas["staff"], **{**LEAD_REPORT, "explanation": "Bản giấy"})
     page = text_of(login(personas["auditor"]).get(reverse("history:task", args=[pt.pk])))
     assert re.search(r'<g id="flow-node-partner"[^>]*class="current"', page)
-    assert f"Cơ quan phối hợp cho ý kiến – đang xử lý: {units['QLTM'].name}, {units['ATNL'].name}" in page
+    assert f"Phối hợp cho ý kiến – đang xử lý: {units['QLTM'].name}, {units['ATNL'].name}" in page
     for step, user in ((pt.steps.get(kind="partner", unit=units["QLTM"]), "other_staff"),):
         do(step, personas[user], no_opinion=True)
     do(pt.steps.get(kind="partner", unit=units["ATNL"]), personas["atnl_staff"], no_opinion=True)

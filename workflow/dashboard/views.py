@@ -4,7 +4,8 @@ behind each count), built from ``workflow.dashboard.selectors``."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
@@ -16,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from plans.models import Section, Unit
+from plans.models import ReportingPeriod, Section, Unit
 from workflow import access, counting, selectors
 from workflow.dashboard.selectors import (
     BUCKETS,
@@ -201,37 +202,50 @@ def _appendix_and_section_rows(
 UNKNOWN_PERIOD = selectors.UNKNOWN_PERIOD
 
 
-def _unknown_period(request: HttpRequest, scope: DashboardScope, today: datetime.date) -> HttpResponse:
-    """A URL named a period that does not exist: the page says so, with the picker (404)."""
+def _picker_context(
+    scope: DashboardScope, today: datetime.date, period: ReportingPeriod | None
+) -> dict[str, Any]:
+    """The context both the page and its "unknown period" answer start from: the scope, today,
+    the chosen period and the period picker (every period with its deadline)."""
     periods = selectors.period_choices(today, with_deadline=True)
-    context = {
-        "scope": scope,
-        "periods": periods,
-        "period_options": selectors.period_options_html(periods, None),
-        "period": None,
-        "today": today,
-        "unknown_period": UNKNOWN_PERIOD,
-    }
-    return render(request, "dashboard/index.html", context, status=404)
-
-
-@login_required
-@require_GET
-def index(request: HttpRequest) -> HttpResponse:
-    scope = dashboard_scope_for_user(request.user)
-    today = timezone.localdate()
-    try:
-        period = period_for(parse_id(request.GET.get("period", "")), today)
-    except UnknownPeriod:
-        return _unknown_period(request, scope, today)
-    periods = selectors.period_choices(today, with_deadline=True)
-    context: dict[str, Any] = {
+    return {
         "scope": scope,
         "periods": periods,
         "period_options": selectors.period_options_html(periods, period.pk if period else None),
         "period": period,
         "today": today,
     }
+
+
+DashboardView = Callable[..., HttpResponse]
+
+
+def dashboard_page(view: DashboardView) -> Callable[[HttpRequest], HttpResponse]:
+    """What every dashboard page starts with: a signed-in GET, the person's scope, today and the
+    period the URL names (else where the pickers open). A period that does not exist is said
+    so on the page, with the picker (404)."""
+
+    @login_required
+    @require_GET
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        scope = dashboard_scope_for_user(request.user)
+        today = timezone.localdate()
+        try:
+            period = period_for(parse_id(request.GET.get("period", "")), today)
+        except UnknownPeriod:
+            context = {**_picker_context(scope, today, None), "unknown_period": UNKNOWN_PERIOD}
+            return render(request, "dashboard/index.html", context, status=404)
+        return view(request, scope=scope, today=today, period=period)
+
+    return wrapper
+
+
+@dashboard_page
+def index(
+    request: HttpRequest, *, scope: DashboardScope, today: datetime.date, period: ReportingPeriod | None
+) -> HttpResponse:
+    context = _picker_context(scope, today, period)
     if period is None:
         return render(request, "dashboard/index.html", context)
 
@@ -270,15 +284,10 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/index.html", context)
 
 
-@login_required
-@require_GET
-def tasks(request: HttpRequest) -> HttpResponse:
-    scope = dashboard_scope_for_user(request.user)
-    today = timezone.localdate()
-    try:
-        period = period_for(parse_id(request.GET.get("period", "")), today)
-    except UnknownPeriod:
-        return _unknown_period(request, scope, today)
+@dashboard_page
+def tasks(
+    request: HttpRequest, *, scope: DashboardScope, today: datetime.date, period: ReportingPeriod | None
+) -> HttpResponse:
     if period is None:
         raise Http404("Chưa có kỳ báo cáo nào.")
     filters = replace(DashboardFilters.from_query(request.GET), period=period.pk)

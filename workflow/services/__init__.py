@@ -19,6 +19,7 @@ from workflow.services.commands import (
     StepConflict,
     evidence_attach,
     evidence_remove,
+    launch_kinds,
     launch_preview,
     period_launch,
     period_task_cancel,
@@ -69,5 +70,6 @@ __all__ = [
     "step_submit",
     "steps_approve",
     "steps_claim",
+    "launch_kinds",
     "tasks_for_period",
 ]

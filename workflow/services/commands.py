@@ -54,13 +54,17 @@ class LaunchResult:
     skipped: int = 0
 
 
-def tasks_for_period(*, plan: Plan, period: ReportingPeriod) -> list[PlanTask]:
-    """The plan tasks a whole-period launch starts: ongoing ones always, "Năm" ones in the
+def launch_kinds(period: ReportingPeriod) -> frozenset[str]:
+    """The timelines a whole-period launch starts: ongoing tasks always, "Năm" ones in the
     annual period (and in 6 tháng if the office chose so); event-driven ones by hand."""
-    kinds = [PlanTask.TimelineKind.ONGOING]
     if period.code == ReportingPeriod.Code.Y or period.include_year_tasks:
-        kinds.append(PlanTask.TimelineKind.YEAR)
-    return list(plan.tasks.filter(timeline_kind__in=kinds).order_by("position"))
+        return frozenset({PlanTask.TimelineKind.ONGOING, PlanTask.TimelineKind.YEAR})
+    return frozenset({PlanTask.TimelineKind.ONGOING})
+
+
+def tasks_for_period(*, plan: Plan, period: ReportingPeriod) -> list[PlanTask]:
+    """The plan tasks a whole-period launch starts (``launch_kinds``), in plan order."""
+    return list(plan.tasks.filter(timeline_kind__in=launch_kinds(period)).order_by("position"))
 
 
 def launch_preview(
