@@ -311,6 +311,8 @@ if DUE_DATE_SHIFT not in ("previous", "next"):
 REWORK_WORKING_DAYS = int(os.environ.get("REWORK_WORKING_DAYS", "3"))
 # How long a worker keeps a year of the working-day calendar (plans.calendar).
 WORKING_CALENDAR_CACHE_SECONDS = 60
+# How long a worker keeps the period pickers' list of every period (workflow.selectors).
+PERIOD_PICKER_CACHE_SECONDS = 60
 
 LOGGING = {
     "version": 1,

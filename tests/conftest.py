@@ -23,10 +23,13 @@ def _fast_password_hashing(settings: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_working_calendar() -> None:
-    """The working-day calendar is cached per process (plans.calendar): tests roll back."""
+    """The working-day calendar and the period pickers are kept per process (plans.calendar,
+    workflow.selectors): tests roll back without telling them."""
     from plans import calendar
+    from workflow.selectors import period_choices_forget
 
     calendar.cache_clear()
+    period_choices_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import datetime
 import html
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.db import connection
 from django.db.models import (
     Case,
     Exists,
@@ -49,14 +53,43 @@ class PeriodGroup:
     options: list[tuple[int, str]]
 
 
+# The pickers' periods, kept per worker process (per database: the benchmark swaps them) for
+# PERIOD_PICKER_CACHE_SECONDS; a saved or deleted plan or period forgets them at once in this
+# process (workflow.apps), and a period another process added is read when a URL names it.
+_picker: dict[tuple[str, bool], tuple[float, list[PeriodGroup]]] = {}
+_picker_lock = threading.Lock()
+
+
+def period_choices_forget(**_signal: Any) -> None:
+    with _picker_lock:
+        _picker.clear()
+        _options_kept.clear()
+
+
 def period_choices(
     today: datetime.date, selected: int | None = None, *, with_deadline: bool = False
 ) -> list[PeriodGroup]:
     """Every period of every plan for a period picker, one group per plan (newest year first,
-    then the newest plan), each plan's periods by deadline; one query of four short columns
-    whatever the number of plans. ``with_deadline`` adds the internal deadline to each label
-    ("Quý I/2024 (hạn 10/03/2024)"). ``today`` and ``selected`` do not change the list: every
-    period is reachable, the chosen one is in it."""
+    then the newest plan), each plan's periods by deadline. ``with_deadline`` adds the internal
+    deadline to each label ("Quý I/2024 (hạn 10/03/2024)"). ``today`` does not change the list:
+    every period is reachable. ``selected``: a period a URL names; if this process's list does
+    not hold it, the list is read again (another process may have added it)."""
+    key = (str(connection.settings_dict["NAME"]), with_deadline)
+    now = time.monotonic()
+    with _picker_lock:
+        kept = _picker.get(key)
+    fresh = kept is not None and now - kept[0] < settings.PERIOD_PICKER_CACHE_SECONDS
+    if kept is not None and fresh and period_known(kept[1], selected):
+        return kept[1]
+    groups = _period_groups(with_deadline=with_deadline)
+    with _picker_lock:
+        _picker[key] = (now, groups)
+    return groups
+
+
+def _period_groups(*, with_deadline: bool) -> list[PeriodGroup]:
+    """The picker's groups from the database: one query of six short columns whatever the
+    number of plans."""
     # Plain strings once: a lazy label turned to text on each of 1 400 rows costs 15 ms.
     labels = {code: str(label) for code, label in ReportingPeriod.Code.choices}
     rows = ReportingPeriod.objects.order_by("-plan__year", "-plan_id", "deadline", "pk").values_list(
@@ -65,7 +98,7 @@ def period_choices(
     groups: list[PeriodGroup] = []
     current: int | None = None
     options: list[tuple[int, str]] = []
-    # Plain string building (no strftime): a province's 1 400 periods are read on every list page.
+    # Plain string building (no strftime): a province's 1 400 periods.
     for pk, code, due, plan_id, year, title in rows:
         if plan_id != current:
             current = plan_id
@@ -85,17 +118,34 @@ def period_options_html(
     """The picker's ``<optgroup>``s and ``<option>``s as HTML, every label escaped.
 
     Printed as one string: a province's 1 400 periods cost a template loop (or a form widget)
-    about 80 ms (150 ms as a form's Select) a page, this about 2 ms. ``blank``: the label of a
-    first option with an empty value ("Tất cả")."""
+    about 80 ms (150 ms as a form's Select) a page, this about 2 ms, and nothing when the
+    groups are the ones kept for the pickers (only the chosen option is marked). ``blank``: the
+    label of a first option with an empty value ("Tất cả")."""
+    html_text = _options_html(groups, blank)
+    if selected is not None:
+        option = f'<option value="{selected}">'
+        html_text = html_text.replace(option, f'<option value="{selected}" selected>', 1)
+    return mark_safe(html_text)  # noqa: S308 - every text in it is escaped (quotes too)
+
+
+_options_kept: dict[tuple[int, str | None], tuple[list[PeriodGroup], str]] = {}
+
+
+def _options_html(groups: list[PeriodGroup], blank: str | None) -> str:
+    kept = _options_kept.get((id(groups), blank))
+    if kept is not None and kept[0] is groups:
+        return kept[1]
     parts = [] if blank is None else [f'<option value="">{html.escape(blank)}</option>']
     for group in groups:
         parts.append(f'<optgroup label="{html.escape(group.label)}">')
-        parts.extend(
-            f'<option value="{pk}"{" selected" if pk == selected else ""}>{html.escape(label)}</option>'
-            for pk, label in group.options
-        )
+        parts.extend(f'<option value="{pk}">{html.escape(label)}</option>' for pk, label in group.options)
         parts.append("</optgroup>")
-    return mark_safe("".join(parts))  # noqa: S308 - every text above is escaped (quotes too)
+    text = "".join(parts)
+    with _picker_lock:
+        if len(_options_kept) > 8:
+            _options_kept.clear()
+        _options_kept[(id(groups), blank)] = (groups, text)
+    return text
 
 
 UNKNOWN_PERIOD = "Không tìm thấy kỳ báo cáo đã chọn. Hãy chọn một kỳ trong danh sách."

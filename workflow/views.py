@@ -153,7 +153,7 @@ def _step_list(
     today = timezone.localdate()
     # Every period of every plan, one <optgroup> per plan (one query); a period the URL names
     # that is none of them is said so on the page, with a 404.
-    period_groups = selectors.period_choices(today)
+    period_groups = selectors.period_choices(today, filters.period)
     if not selectors.period_known(period_groups, filters.period):
         rows, page, pages, total, status = [], 1, 1, 0, 404
     else:

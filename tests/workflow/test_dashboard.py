@@ -703,11 +703,11 @@ def test_dashboard_queries_do_not_grow_with_plans_and_periods(
                 assert response.status_code == 200
                 counts.append(len(queries))
                 # Periods: the shown one read by id (or the default, LIMIT 1), and the picker's
-                # list of every period of every plan in one query, whatever their number
+                # list of every period of every plan in at most one query, whatever their number
+                # (none while this process keeps it: the warm-up read it)
                 period_reads = [q["sql"] for q in queries if 'FROM "plans_reportingperiod"' in q["sql"]]
                 unbounded = [sql for sql in period_reads if "LIMIT" not in sql]
-                picker = url == reverse("dashboard:index")  # the task list has no picker
-                assert len(unbounded) == picker, period_reads
+                assert len(unbounded) <= 1, period_reads
                 assert all('INNER JOIN "plans_plan"' in sql for sql in unbounded), period_reads
         return counts
 

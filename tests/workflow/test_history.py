@@ -428,9 +428,11 @@ def test_audit_search_queries_do_not_grow_with_plans_and_periods(
                 assert seqs(response), params
                 counts.append(len(queries))
                 sqls = [q["sql"].upper() for q in queries.captured_queries]
-                # the periods: one read of every period with its plan, whatever their number
+                # the periods: at most one read of every period with its plan, whatever their
+                # number (none while this process keeps the pickers' list: the warm-up read it)
                 period_reads = [sql for sql in sqls if 'FROM "PLANS_REPORTINGPERIOD"' in sql]
-                assert len(period_reads) == 1 and 'JOIN "PLANS_PLAN"' in period_reads[0], period_reads
+                assert len(period_reads) <= 1, period_reads
+                assert all('JOIN "PLANS_PLAN"' in sql for sql in period_reads), period_reads
                 # the events: one page, no COUNT
                 audit_reads = [sql for sql in sqls if "WORKFLOW_AUDITEVENT" in sql]
                 assert len(audit_reads) == 1 and "COUNT(" not in audit_reads[0], audit_reads

@@ -45,6 +45,58 @@ def test_a_province_of_plans_is_listed_whole_in_one_query(django_assert_num_quer
     assert sum(len(g.options) for g in groups) == 240
 
 
+def test_the_pickers_list_is_kept_until_a_plan_or_period_changes(
+    django_assert_num_queries: Any, settings: Any
+) -> None:
+    plan = PlanFactory(year=2024, title="Kế hoạch 2024")
+    ps = periods(plan)
+    first = period_choices(TODAY)
+    with django_assert_num_queries(0):  # kept by this process: nothing read
+        assert period_choices(TODAY) is first
+        assert period_choices(TODAY, ps["Q3"].pk) is first  # a period it holds
+    # a deadline moved: the labels with deadlines are read again, with the new date
+    kept = period_choices(TODAY, with_deadline=True)
+    ps["Q3"].deadline = datetime.date(2024, 9, 9)
+    ps["Q3"].save()
+    moved = period_choices(TODAY, with_deadline=True)
+    assert moved is not kept and dict(moved[0].options)[ps["Q3"].pk] == "Quý III/2024 (hạn 09/09/2024)"
+    # a plan renamed: read again
+    plan.title = "Kế hoạch CCHC 2024"
+    plan.save()
+    assert period_choices(TODAY)[0].label == "Năm 2024 – Kế hoạch CCHC 2024"
+    # a new plan: in the next list
+    other = periods(PlanFactory(year=2025, title="Kế hoạch 2025"))
+    assert period_choices(TODAY)[0].options[0][0] == other["Q1"].pk
+    # after PERIOD_PICKER_CACHE_SECONDS the list is read again even if nothing said so
+    settings.PERIOD_PICKER_CACHE_SECONDS = 0
+    with django_assert_num_queries(1):
+        period_choices(TODAY)
+
+
+def test_a_period_another_process_added_is_read_when_a_url_names_it() -> None:
+    from plans.models import ReportingPeriod
+    from plans.periods import national_cutoff
+
+    periods(PlanFactory(year=2024))
+    plan = PlanFactory(year=2025)
+    kept = period_choices(TODAY)
+    # written where this process's signals do not see it (another worker, a bulk write)
+    ReportingPeriod.objects.bulk_create(
+        [
+            ReportingPeriod(
+                plan=plan, code="Q1", deadline=datetime.date(2025, 3, 10), cutoff=national_cutoff("Q1", 2025)
+            )
+        ]
+    )
+    new = ReportingPeriod.objects.get(plan=plan)
+    assert period_choices(TODAY) is kept  # nobody named it: the kept list stands
+    groups = period_choices(TODAY, new.pk)
+    assert period_known(groups, new.pk)
+    assert period_choices(TODAY) is groups  # and is now the kept one
+    # an id that is no period is not found either way
+    assert not period_known(period_choices(TODAY, new.pk + 1000), new.pk + 1000)
+
+
 def _launch_one(plan_periods: dict[str, Any], code: str) -> None:
     """A run in one period, written directly: the picker only asks whether a period has runs."""
     from viewflow.workflow.models import Process

@@ -207,7 +207,7 @@ def _picker_context(
 ) -> dict[str, Any]:
     """The context both the page and its "unknown period" answer start from: the scope, today,
     the chosen period and the period picker (every period with its deadline)."""
-    periods = selectors.period_choices(today, with_deadline=True)
+    periods = selectors.period_choices(today, period.pk if period else None, with_deadline=True)
     return {
         "scope": scope,
         "periods": periods,

@@ -189,10 +189,10 @@ def audit_search(request: HttpRequest) -> HttpResponse:
     units = list(Unit.objects.order_by("order", "name"))
     # Every period of every plan (one query); a period id the URL names that is none of them
     # is said so on the page, with a 404.
-    periods = selectors.period_choices(timezone.localdate())
+    asked = selectors.parse_id(request.GET.get("period", ""))
+    periods = selectors.period_choices(timezone.localdate(), asked)
     form = SearchForm(request.GET or None, units=units, periods=periods)
     context: dict[str, Any] = {"form": form, "entries": [], "has_older": False, "has_newer": False}
-    asked = selectors.parse_id(request.GET.get("period", ""))
     if asked is not None and not selectors.period_known(periods, asked):
         context["unknown_period"] = UNKNOWN_PERIOD
         return render(request, "history/search.html", context, status=404)
