@@ -47,10 +47,11 @@ class LoginLockoutHandler(AxesDatabaseHandler):
             counts, settings.LOGIN_FAILURE_LIMITS, settings.AXES_LOCKOUT_PARAMETERS, strict=True
         ):
             if count >= limit:
-                request.login_lockout = {
+                # HttpRequest has no such attribute: set here, read by the lockout page.
+                request.login_lockout = {  # type: ignore[attr-defined]
                     "by": parameter if isinstance(parameter, str) else "+".join(parameter),
                     "limit": limit,
-                }  # type: ignore[attr-defined]
+                }
                 return max(counts[0], settings.AXES_FAILURE_LIMIT)
         return counts[0]
 

@@ -35,7 +35,8 @@ class IssueForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # Form.clean() returns cleaned_data; its stub says it may return None
+        data = self.cleaned_data
         if data.get("kind") == IssuedDocument.Kind.PERIOD_REPORT and not data.get("period"):
             self.add_error("period", "Chọn kỳ báo cáo cần ban hành.")
         if data.get("kind") == IssuedDocument.Kind.DOSSIER and not data.get("period_task"):

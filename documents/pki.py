@@ -81,15 +81,11 @@ def person_certificate(
     """A signing certificate for one person: non-repudiation and digital signature."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     start = _now() - datetime.timedelta(days=1)
+    org = authority.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+    assert isinstance(org, str)  # an O= attribute is a string; only x500UniqueIdentifier is bytes
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(
-            _name(
-                full_name,
-                title=title,
-                org=authority.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value,
-            )
-        )
+        .subject_name(_name(full_name, title=title, org=org))
         .issuer_name(authority.certificate.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

@@ -148,7 +148,7 @@ def _audit_data(document: IssuedDocument) -> dict[str, Any]:
         "issued_on": document.issued_on.isoformat(),
         "signer": document.signer_name,
         "sha256": document.sha256,
-        "replaces": document.replaces.number_text if document.replaces_id else "",
+        "replaces": document.replaces.number_text if document.replaces is not None else "",
         "document_id": document.pk,
     }
 

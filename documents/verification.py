@@ -158,7 +158,7 @@ def verify_pdf(data: bytes) -> Verdict:
             f"Chữ ký số nguyên vẹn và hợp lệ; tệp đúng là văn bản số {issued.number_text} "
             f"ngày {issued.issued_on_text} do Sở ban hành."
         )
-        if issued.replaces_id:
+        if issued.replaces is not None:
             verdict.reason += f" Văn bản này thay thế văn bản số {issued.replaces.number_text}."
         later = (
             issued.replaced_by.filter(state=IssuedDocument.State.ISSUED).select_related("register").first()

@@ -101,7 +101,7 @@ class PlanTaskAdmin(admin.ModelAdmin):
         "due_date",
         "inherited",
     ]
-    fields = readonly_fields
+    fields = [*readonly_fields]  # the same names; a list of the type ModelAdmin.fields declares
 
     @admin.display(description="tiêu chí", ordering="criterion__code")
     def criterion_display(self, obj: PlanTask) -> str:

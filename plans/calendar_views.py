@@ -156,7 +156,8 @@ def calendar_day_add(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Đã nhập {entry.get_kind_display().lower()} {day:%d/%m/%Y}.")
             return _back(day)
-    year = form.cleaned_data.get("day").year if form.cleaned_data.get("day") else timezone.localdate().year
+    chosen = form.cleaned_data.get("day")
+    year = chosen.year if chosen else timezone.localdate().year
     return _page(request, year, form, status=400)
 
 

@@ -7,7 +7,7 @@ Changes to who belongs where and who may do what are audited (``membership_chang
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
@@ -19,7 +19,12 @@ from plans import access, roles
 from plans.defaults import UnitSeed
 from plans.models import Membership, Unit
 
-User = get_user_model()
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+
+    Actor = AbstractBaseUser | AnonymousUser | None
+else:
+    User = get_user_model()
 
 
 def _forget_roles(user: Any) -> None:
@@ -73,7 +78,7 @@ def units_seed(*, seeds: Iterable[UnitSeed]) -> list[Unit]:
 
 
 @transaction.atomic
-def membership_set(*, user: User, unit: Unit, role: str, actor: Any = None) -> Membership:
+def membership_set(*, user: User, unit: Unit, role: str, actor: Actor = None) -> Membership:
     """Put a user in one unit with a role, moving their unit and role groups along."""
     old = Membership.objects.filter(user=user).select_related("unit").first()
     if old is not None:
@@ -103,7 +108,7 @@ def membership_set(*, user: User, unit: Unit, role: str, actor: Any = None) -> M
 
 
 @transaction.atomic
-def global_role_add(*, user: User, role: str, actor: Any = None) -> None:
+def global_role_add(*, user: User, role: str, actor: Actor = None) -> None:
     group = Group.objects.get(name=role)
     if user.groups.filter(pk=group.pk).exists():
         return
@@ -113,7 +118,7 @@ def global_role_add(*, user: User, role: str, actor: Any = None) -> None:
 
 
 @transaction.atomic
-def deputy_set_units(*, user: User, units: Iterable[Unit], actor: Any = None) -> None:
+def deputy_set_units(*, user: User, units: Iterable[Unit], actor: Actor = None) -> None:
     """The units a Phó Giám đốc oversees: they sign off those units' tasks."""
     wanted = {u.pk for u in units}
     before = get_objects_for_user(
@@ -144,7 +149,7 @@ def deputy_set_units(*, user: User, units: Iterable[Unit], actor: Any = None) ->
 
 
 @transaction.atomic
-def global_role_remove(*, user: User, role: str, actor: Any = None) -> None:
+def global_role_remove(*, user: User, role: str, actor: Actor = None) -> None:
     group = Group.objects.get(name=role)
     if not user.groups.filter(pk=group.pk).exists():
         return
@@ -154,7 +159,7 @@ def global_role_remove(*, user: User, role: str, actor: Any = None) -> None:
 
 
 @transaction.atomic
-def membership_clear(*, user: User, actor: Any = None) -> None:
+def membership_clear(*, user: User, actor: Actor = None) -> None:
     """The user leaves their unit (e.g. appointed to the leadership): groups and rights go with it."""
     old = Membership.objects.filter(user=user).select_related("unit").first()
     if old is None:
@@ -190,7 +195,7 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[An
 
 
 @transaction.atomic
-def unit_save(*, unit: Unit | None, data: dict[str, Any], actor: Any) -> Unit:
+def unit_save(*, unit: Unit | None, data: dict[str, Any], actor: Actor) -> Unit:
     """Create a unit or change one (names are effective-dated: a unit that ends gets an end
     date, never a delete). Its groups follow its short name; the change is audited."""
     from django.core.exceptions import ValidationError
@@ -228,7 +233,7 @@ def unit_save(*, unit: Unit | None, data: dict[str, Any], actor: Any) -> Unit:
 
 @transaction.atomic
 def person_create(
-    *, username: str, last_name: str, first_name: str, email: str, password: str, actor: Any
+    *, username: str, last_name: str, first_name: str, email: str, password: str, actor: Actor
 ) -> User:
     """A new account; its unit and roles are set by ``person_update`` in the same transaction."""
     user = User(username=username, last_name=last_name, first_name=first_name, email=email)
@@ -247,7 +252,7 @@ def person_create(
 def person_update(
     *,
     user: User,
-    actor: Any,
+    actor: Actor,
     last_name: str,
     first_name: str,
     email: str,

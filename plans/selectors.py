@@ -97,7 +97,7 @@ class TaskRow:
 
     @property
     def timeline_label(self) -> str:
-        return TIMELINE_LABELS.get(self.timeline_kind, "")
+        return str(TIMELINE_LABELS.get(self.timeline_kind, ""))  # the label is lazy; read in the request
 
     @cached_property
     def timeline_pill(self) -> str:
@@ -128,7 +128,7 @@ class AppendixTable:
 
     @property
     def index_label(self) -> str:
-        return INDEX_LABELS.get(self.index, "")
+        return str(INDEX_LABELS.get(self.index, ""))  # the label is lazy; read in the request
 
     @property
     def task_count(self) -> int:
@@ -439,7 +439,7 @@ def plan_export_data(plan: Plan) -> dict[str, Any]:
                                 "ordinal": criterion.ordinal,
                                 "code": criterion.code,
                                 "name": criterion.name,
-                                "group": criterion.group.code if criterion.group_id else None,
+                                "group": criterion.group.code if criterion.group is not None else None,
                                 "tasks": [_export_task(t) for t in criterion.tasks.all()],
                             }
                             for criterion in section.criteria.all()

@@ -244,7 +244,7 @@ def _desired(parsed: ParsedPlan) -> tuple[list[_WantAppendix], list[_WantTask], 
                             text=parsed_task.task[:200],
                         )
                     seen_keys[key] = parsed_task.row
-                    values = {
+                    values: dict[str, Any] = {
                         "order": parsed_task.order,
                         "target": _nfc(parsed_task.target),
                         "task": _nfc(parsed_task.task),
@@ -409,8 +409,8 @@ def plan_import(
         return report
 
     criteria = {
-        (c.section.appendix.number, c.section_key, c.key): c
-        for c in _criteria_with_keys(plan)  # after _apply_structure: every wanted criterion exists
+        _criterion_full_key(c): c
+        for c in _criteria(plan)  # after _apply_structure: every wanted criterion exists
     }
     if report.removed:
         PlanTask.objects.filter(plan=plan, key__in=report.removed).delete()
@@ -479,18 +479,23 @@ def _section_key(section: Section) -> str:
 
 
 def _criterion_key(criterion: Criterion) -> str:
-    group_code = criterion.group.code if criterion.group_id else ""
+    group_code = criterion.group.code if criterion.group is not None else ""
     return f"{group_code}/{criterion.ordinal or f'#{criterion.order}'}"
 
 
-def _criteria_with_keys(plan: Plan) -> list[Criterion]:
-    criteria = list(
+def _criterion_full_key(criterion: Criterion) -> tuple[int, str, str]:
+    """Appendix number, section key, criterion key: what the file's criteria are matched by."""
+    return (criterion.section.appendix.number, _section_key(criterion.section), _criterion_key(criterion))
+
+
+def _criteria(plan: Plan) -> list[Criterion]:
+    """The plan's criteria, with the rows their keys are read from."""
+    return list(
         Criterion.objects.filter(section__appendix__plan=plan).select_related("section__appendix", "group")
     )
-    for c in criteria:
-        c.section_key = _section_key(c.section)  # type: ignore[attr-defined]
-        c.key = _criterion_key(c)  # type: ignore[attr-defined]
-    return criteria
+
+
+_StructureModel = type[Appendix] | type[Section] | type[CriterionGroup] | type[Criterion]
 
 
 def _apply_structure(plan: Plan, want: list[_WantAppendix], *, write: bool) -> int:
@@ -503,13 +508,13 @@ def _apply_structure(plan: Plan, want: list[_WantAppendix], *, write: bool) -> i
     appendices = {a.number: a for a in Appendix.objects.filter(plan=plan)}
     sections = {(s.appendix_id, _section_key(s)): s for s in Section.objects.filter(appendix__plan=plan)}
     groups = {(g.section_id, g.code): g for g in CriterionGroup.objects.filter(section__appendix__plan=plan)}
-    criteria = {(c.section_id, c.key): c for c in _criteria_with_keys(plan)}  # type: ignore[attr-defined]
+    criteria = {(c.section_id, _criterion_key(c)): c for c in _criteria(plan)}
     kept_appendices: set[int] = set()
     kept_sections: set[int] = set()
     kept_groups: set[int] = set()
     kept_criteria: set[int] = set()
 
-    def upsert(existing: Any, model: type, create: dict[str, Any], values: dict[str, Any]) -> Any:
+    def upsert(existing: Any, model: _StructureModel, create: dict[str, Any], values: dict[str, Any]) -> Any:
         nonlocal changes
         if existing is None:
             changes += 1
@@ -591,8 +596,8 @@ def _delete_orphans(plan: Plan, want: list[_WantAppendix]) -> None:
     wanted_groups = {(a.number, s.key, g) for a in want for s in a.sections.values() for g in s.groups}
     wanted_sections = {(a.number, s.key) for a in want for s in a.sections.values()}
     wanted_appendices = {a.number for a in want}
-    for c in _criteria_with_keys(plan):
-        if (c.section.appendix.number, c.section_key, c.key) not in wanted_criteria:  # type: ignore[attr-defined]
+    for c in _criteria(plan):
+        if _criterion_full_key(c) not in wanted_criteria:
             c.delete()
     for g in CriterionGroup.objects.filter(section__appendix__plan=plan).select_related("section__appendix"):
         if (g.section.appendix.number, _section_key(g.section), g.code) not in wanted_groups:

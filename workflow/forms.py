@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.core import validators
@@ -10,6 +10,10 @@ from django.core import validators
 from plans.models import Plan, PlanTask, ReportingPeriod
 from plans.roles import display_name
 from workflow.models import Step
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.models import QuerySet
 
 TEXT_LIMIT = 20_000
 
@@ -32,6 +36,7 @@ class ReportTextField(forms.CharField):
 
     def to_python(self, value: Any) -> str:
         text = super().to_python(value)
+        assert text is not None  # CharField gives None only when empty_value is None; here it is ""
         return text.replace("\r\n", "\n").replace("\r", "\n")
 
     def validate(self, value: Any) -> None:
@@ -108,7 +113,7 @@ STEP_FORMS: dict[str, type[forms.Form]] = {
 }
 
 
-PARTNER_HELP = {
+PARTNER_HELP: dict[str, str] = {
     Step.Kind.LEAD: "Đánh dấu sẵn: các đơn vị kế hoạch nêu tên. Các đơn vị chỉ thuộc “Các phòng, đơn vị "
     "thuộc sở” được hỏi khi bạn đánh dấu. Không đánh dấu đơn vị nào: không xin ý kiến phối hợp.",
     Step.Kind.REVIEW: "Chỉ dùng với quyết định “Xin thêm ý kiến cơ quan phối hợp”.",
@@ -156,18 +161,29 @@ class EvidenceForm(forms.Form):
     file = forms.FileField(label="Tài liệu kiểm chứng", error_messages={"required": "Hãy chọn tệp."})
 
 
+class MemberChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return display_name(obj)
+
+
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(
+    assignee = MemberChoice(
         label="Giao cho",
         queryset=None,  # type: ignore[arg-type]
         empty_label="— Chọn người —",
         error_messages={"invalid_choice": "Người được giao phải là thành viên của đơn vị."},
     )
 
-    def __init__(self, *args: Any, members: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, members: QuerySet[User], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = members
-        self.fields["assignee"].label_from_instance = display_name
+        assignee = self.fields["assignee"]
+        assert isinstance(assignee, MemberChoice)
+        assignee.queryset = members
+
+
+class TaskChoice(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.key} – {obj.task[:90]} ({obj.timeline_text or 'không ghi thời hạn'})"
 
 
 class LaunchForm(forms.Form):
@@ -176,7 +192,7 @@ class LaunchForm(forms.Form):
     include_year_tasks = forms.BooleanField(
         label="Kỳ 6 tháng: báo cáo cả các nhiệm vụ có thời hạn “Năm”", required=False
     )
-    tasks = forms.ModelMultipleChoiceField(
+    tasks = TaskChoice(
         label="Chỉ khởi tạo các nhiệm vụ sau (để trống: toàn bộ nhiệm vụ theo kỳ)",
         queryset=PlanTask.objects.none(),
         required=False,
@@ -191,10 +207,9 @@ class LaunchForm(forms.Form):
         plan = Plan.objects.filter(pk=plan_id).first() if plan_id else Plan.objects.first()
         if plan is not None:
             self.fields["plan"].initial = plan.pk
-            self.fields["tasks"].queryset = plan.tasks.select_related("criterion").order_by("position")
-            self.fields["tasks"].label_from_instance = lambda t: (
-                f"{t.key} – {t.task[:90]} ({t.timeline_text or 'không ghi thời hạn'})"
-            )
+            tasks = self.fields["tasks"]
+            assert isinstance(tasks, TaskChoice)
+            tasks.queryset = plan.tasks.select_related("criterion").order_by("position")
 
 
 class CancelForm(forms.Form):

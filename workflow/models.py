@@ -262,7 +262,7 @@ class Step(models.Model):
         ]
 
     def __str__(self) -> str:
-        unit = f" – {self.unit.short_name}" if self.unit_id else ""
+        unit = f" – {self.unit.short_name}" if self.unit is not None else ""
         return f"{self.get_kind_display()}{unit} (vòng {self.round})"
 
     def is_overdue(self, today: datetime.date | None = None) -> bool:

@@ -61,7 +61,8 @@ def notifications_grouped(rows: list[Notification]) -> list[Notification]:
     folded: dict[int, Notification] = {}  # id() of the group's first row -> its one notification
     dropped: set[int] = set()
     for (_user_id, period_id), group in groups.items():
-        steps = list({row.step.pk: row.step for row in group}.values())
+        # Every row in a group has its step (see above); the test tells the type checker.
+        steps = list({row.step.pk: row.step for row in group if row.step is not None}.values())
         if len(steps) < 2:
             continue
         user = group[0].user

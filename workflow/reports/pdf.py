@@ -91,11 +91,13 @@ def render_pdf(html: str, css: str | None = None) -> bytes:
 
 @functools.lru_cache(maxsize=16)
 def _templates_fingerprint(names: tuple[str, ...]) -> str:
+    from django.template.backends.django import Template
     from django.template.loader import get_template
 
     digest = hashlib.sha256()
     for name in names:
         template = get_template(name)
+        assert isinstance(template, Template)  # the one engine (settings.TEMPLATES): Django's
         digest.update(Path(template.origin.name).read_bytes())
     return digest.hexdigest()
 

@@ -139,10 +139,8 @@ def period_report_xlsx(report: PeriodReport) -> bytes:
     header_row(by_appendix, ["Phụ lục", *count_headers], [20, *count_widths], styles)
     first = by_appendix.max_row + 1
     page_title(by_appendix, title, styles)
-    for appendix in report.by_appendix:
-        by_appendix.append(
-            [appendix.name, *appendix.counts, appendix.total, *appendix.lines, appendix.everything]
-        )
+    for counted in report.by_appendix:
+        by_appendix.append([counted.name, *counted.counts, counted.total, *counted.lines, counted.everything])
     _finish(by_appendix, first, styles, centre)
     rows_fit(by_appendix, 1)
 

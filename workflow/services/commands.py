@@ -10,7 +10,7 @@ same transaction and sent by a worker (workflow/mail.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -229,7 +229,7 @@ def step_assign(*, step_id: int, assignee: Any, actor: Any) -> Step:
         return step
 
 
-REPORT_FIELDS = {
+REPORT_FIELDS: dict[str, tuple[str, ...]] = {
     Step.Kind.LEAD: ("result", "self_assessment", "explanation", "partners_asked"),
     Step.Kind.PARTNER: ("result", "no_opinion"),
     Step.Kind.REVIEW: ("decision", "reason", "ask_partners_again", "partners_asked"),
@@ -300,7 +300,7 @@ def step_save_draft(
 
 
 # The decisions each deciding step may take.
-DECISIONS = {
+DECISIONS: dict[str, tuple[str, ...]] = {
     Step.Kind.REVIEW: (Step.Decision.APPROVE, Step.Decision.RETURN_LEAD, Step.Decision.ASK_PARTNERS),
     Step.Kind.SIGN_OFF: (Step.Decision.APPROVE, Step.Decision.RETURN_LEAD, Step.Decision.RETURN_OFFICE),
 }
@@ -324,7 +324,7 @@ def _partners_settle(step: Step, process: Any) -> list[int]:
     return allowed
 
 
-def _validate_submission(step: Step, evidence: list[dict[str, Any]]) -> None:
+def _validate_submission(step: Step, evidence: Sequence[Mapping[str, object]]) -> None:
     errors: dict[str, str] = {}
     if step.kind == Step.Kind.LEAD:
         if not step.result.strip():
@@ -531,7 +531,7 @@ def evidence_remove(*, evidence_id: int, user: Any, draft: dict[str, Any] | None
         evidence.removed_at = timezone.now()
         evidence.removed_by = user
         evidence.save(update_fields=["removed_at", "removed_by"])
-        data = {"name": evidence.original_name, "sha256": evidence.sha256}
+        data: dict[str, str | int] = {"name": evidence.original_name, "sha256": evidence.sha256}
         if evidence.carried_from_id is not None:
             data["carried_from"] = evidence.carried_from_id
         audit_record(

@@ -12,7 +12,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    from workflow.models import PeriodTask, Step
+
+
+class PendingAudit(TypedDict):
+    """The keyword arguments of an ``audit_record`` call kept for the end of the action."""
+
+    actor: AbstractBaseUser | None
+    action: str
+    period_task: PeriodTask
+    step: Step
+    reason: str
+    data: dict[str, Any]
 
 
 @dataclass
@@ -32,7 +48,7 @@ class ActionContext:
     batched: bool = True
     notifications: list[Any] = field(default_factory=list)
     save_later: set[str] = field(default_factory=set)
-    audit_later: list[dict[str, Any]] = field(default_factory=list)
+    audit_later: list[PendingAudit] = field(default_factory=list)
     branch_units: dict[int, Any] = field(default_factory=dict)
     branch_people: dict[int, list[Any]] = field(default_factory=dict)
 

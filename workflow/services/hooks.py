@@ -18,7 +18,7 @@ from plans.models import PlanTask, ReportingPeriod, Unit
 from workflow import access, selectors
 from workflow.mail import header_line
 from workflow.models import Evidence, PeriodTask, Step, TaskProcess
-from workflow.services.context import ActionContext, context_of
+from workflow.services.context import ActionContext, PendingAudit, context_of
 from workflow.services.notifications import _notify, _people_for_step, _step_url
 
 
@@ -142,7 +142,7 @@ def step_record_create(*, activation: Any) -> Step:
         else:
             PeriodTask.objects.filter(pk=period_task.pk).update(stage=kind)
     label = step.get_kind_display()
-    unit = f" ({step.unit.name})" if step.unit_id else ""
+    unit = f" ({step.unit.name})" if step.unit is not None else ""
     text = (
         f"{label}{unit}: {header_line(period_task.plan_task.task, limit=150)} – kỳ {period_task.period.label}"
     )
@@ -162,7 +162,7 @@ def step_record_create(*, activation: Any) -> Step:
 
 
 # What a step of a later round starts from: the same unit's text of the round before.
-CARRIED_FIELDS = {
+CARRIED_FIELDS: dict[str, tuple[str, ...]] = {
     Step.Kind.LEAD: ("result", "self_assessment", "explanation"),
     Step.Kind.PARTNER: ("result", "no_opinion"),
 }
@@ -178,9 +178,7 @@ def _carry_over(step: Step, period_task: PeriodTask, *, activation: Any, ctx: Ac
 
     Returns the step whose decision returned this one, or None (e.g. a partner asked again)."""
     previous = (
-        Step.objects.filter(
-            period_task=period_task, kind=step.kind, unit_id=step.unit_id, state=Step.State.DONE
-        )
+        Step.objects.filter(period_task=period_task, kind=step.kind, unit=step.unit_id, state=Step.State.DONE)
         .select_related("submitted_by")
         .order_by("-pk")
         .first()
@@ -217,7 +215,7 @@ def _carry_over(step: Step, period_task: PeriodTask, *, activation: Any, ctx: Ac
     activation.assign(author)
     step.assignee = author
     step.save(update_fields=["assignee"])
-    event = {
+    event: PendingAudit = {
         "actor": returned_by.submitted_by,
         "action": "assign",
         "period_task": period_task,

@@ -66,7 +66,7 @@ def _people_for_step(step: Step, ctx: ActionContext | None = None) -> list[Any]:
         prepared = ctx.branch_people if ctx is not None else {}
         if step.unit_id in prepared:
             return list(prepared[step.unit_id])
-        return list(User.objects.filter(membership__unit_id=step.unit_id, is_active=True))
+        return list(User.objects.filter(membership__unit=step.unit_id, is_active=True))
     if step.kind == Step.Kind.REVIEW:
         return list(access.reviewers())
     return list(access.signers_for(step.unit_id))

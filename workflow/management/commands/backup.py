@@ -251,7 +251,9 @@ class Command(BaseCommand):
             snapshot_conn.read_only = True
             with snapshot_conn.cursor() as cursor:
                 cursor.execute("SELECT pg_export_snapshot()")
-                snapshot = cursor.fetchone()[0]
+                row = cursor.fetchone()
+                assert row is not None  # a SELECT without FROM: always one row
+                snapshot = row[0]
                 counts = table_counts(cursor, "postgresql")
                 rows = evidence_rows(cursor)
                 migrations = migrations_applied(cursor)

@@ -187,7 +187,7 @@ def drive(run: PeriodTask, target: str, cast: Cast) -> None:
 def pick_runs(period: ReportingPeriod) -> dict[str, list[PeriodTask]]:
     """Which runs go to which stage: runs with one lead unit and the fewest partners (at least
     one, so that the partner stage has something to show), in plan order."""
-    runs = list(
+    runs: list[PeriodTask] = list(
         PeriodTask.objects.filter(period=period)
         .annotate(
             leads=Count("plan_task__lead_units", distinct=True),
