@@ -22,6 +22,7 @@ from tests.factories import AppendixFactory, CriterionFactory, PlanFactory, Sect
 from workflow import counting, services
 from workflow.dashboard import selectors as dashboard_selectors
 from workflow.dashboard import views as dashboard_views
+from workflow.dashboard.selectors import DashboardFilters
 from workflow.models import Bucket, PeriodTask, Stage, Step
 
 ICT = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -807,3 +808,17 @@ def test_a_period_that_launches_nothing_counts_its_tasks_on_their_lines(
     assert rule.classify(
         plan_task_id=task.pk, timeline_kind="policy", due_date=None, run=run, today=today
     ) == ("not_in_period")
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        DashboardFilters(period=7),
+        DashboardFilters(period=7, appendix=2),
+        DashboardFilters(period=7, bucket="done_late", section=3, unit=4),
+        DashboardFilters(),
+    ],
+)
+def test_bucket_links_are_the_filters_query_with_each_bucket(filters: DashboardFilters) -> None:
+    buckets = ["done_on_time", "open_overdue", "canceled"]
+    assert filters.bucket_queries(buckets) == {b: filters.query(bucket=b) for b in buckets}

@@ -15,6 +15,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
 from plans.models import ReportingPeriod, Section, Unit
@@ -51,6 +53,18 @@ class Cell:
     url: str
     percent: int  # whole percent, so the bar's width is a class (the CSP allows no inline style)
 
+    @property
+    def link(self) -> SafeString:
+        """The count as every table and total prints it: a link to its tasks (a plain number
+        for the lines without runs), greyed when zero. Built here, not by a template included
+        per cell: the dashboard prints about 400 of them."""
+        zero = "" if self.count else " zero"
+        if self.url:
+            return format_html(
+                '<a class="count{}" href="{}" title="{}">{}</a>', zero, self.url, self.label, self.count
+            )
+        return format_html('<span class="count plain{}" title="{}">{}</span>', zero, self.label, self.count)
+
 
 @dataclass
 class CountRow:
@@ -64,6 +78,17 @@ class CountRow:
     is_group: bool = False
     lines: list[Cell] = field(default_factory=list)  # outside the buckets (``Line``)
     everything: int = 0  # the plan's tasks in this row: total plus the lines
+
+    @property
+    def bar(self) -> SafeString:
+        """The row's stacked bar: one segment per bucket, its width a class (pct-N)."""
+        described = "; ".join(f"{c.label}: {c.count}" for c in self.cells)
+        segments = format_html_join(
+            "",
+            '<span class="{} pct-{}" title="{}: {}"></span>',
+            ((c.colour, c.percent, c.label, c.count) for c in self.cells),
+        )
+        return format_html('<div class="bar" role="img" aria-label="{}">{}</div>', described, segments)
 
 
 def whole_percents(counts: list[int]) -> list[int]:
@@ -87,24 +112,25 @@ def count_row(
     filters: DashboardFilters,
     is_group: bool = False,
 ) -> CountRow:
-    base = reverse("dashboard:tasks")
+    base = f"{reverse('dashboard:tasks')}?"
     total = counting.national_total(dict(counts))
     percents = whole_percents([counts[bucket] for bucket in BUCKETS])
+    # Cancelled runs are runs: listed; the other lines are plan tasks without a run.
+    queries = filters.bucket_queries((*BUCKETS, Line.CANCELED.value))
     return CountRow(
         label=label,
         title=title,
         total=total,
-        total_url=f"{base}?{filters.query()}",
+        total_url=base + filters.query(),
         is_group=is_group,
         everything=sum(counts[status] for status in STATUSES),
         lines=[
             Cell(
                 bucket=line,
-                label=str(Line(line).label),
-                colour=BUCKET_COLOURS[Line(line)],
+                label=counting.status_label(line),
+                colour=BUCKET_COLOURS[line],
                 count=counts[line],
-                # Cancelled runs are runs: listed; the other lines are plan tasks without a run.
-                url=f"{base}?{filters.query(bucket=line)}" if line == Line.CANCELED else "",
+                url=base + queries[line] if line in queries else "",
                 percent=0,
             )
             for line in LINES
@@ -112,10 +138,10 @@ def count_row(
         cells=[
             Cell(
                 bucket=bucket,
-                label=str(Bucket(bucket).label),
-                colour=BUCKET_COLOURS[Bucket(bucket)],
+                label=counting.status_label(bucket),
+                colour=BUCKET_COLOURS[bucket],
                 count=counts[bucket],
-                url=f"{base}?{filters.query(bucket=bucket)}",
+                url=base + queries[bucket],
                 percent=percent,
             )
             for bucket, percent in zip(BUCKETS, percents, strict=True)
