@@ -8,6 +8,7 @@ the ones its submit form proposes (workflow: "Partners asked where needed").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from plans.parsing import UnitDirectory
@@ -18,7 +19,13 @@ def named_partner_names(partner_text: str, directory: UnitDirectory) -> set[str]
     return set(directory.resolve_named(partner_text or ""))
 
 
+def named_partners(partner_text: str, partners: Iterable[str], directory: UnitDirectory) -> set[str]:
+    """Of a task's partner units (by name), those its text names one by one."""
+    return named_partner_names(partner_text, directory).intersection(partners)
+
+
 def partner_scope_set(plan_task: Any, directory: UnitDirectory) -> None:
     """Record the partner units ``plan_task``'s text names one by one (a subset of its partners)."""
-    named = named_partner_names(plan_task.partner_text, directory)
-    plan_task.partner_units_named.set([u for u in plan_task.partner_units.all() if u.name in named])
+    partners = list(plan_task.partner_units.all())
+    named = named_partners(plan_task.partner_text, (u.name for u in partners), directory)
+    plan_task.partner_units_named.set([u for u in partners if u.name in named])
