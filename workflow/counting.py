@@ -273,6 +273,8 @@ def plan_tables_with_statuses(
     from workflow import selectors
     from workflow.models import BUCKET_COLOURS
 
+    # BUCKET_COLOURS is keyed by the choices themselves; a status here is their plain value.
+    colours: dict[str, str] = {str(choice.value): colour for choice, colour in BUCKET_COLOURS.items()}
     periods = list(ReportingPeriod.objects.filter(plan=plan).order_by("deadline", "pk"))
     for p in periods:
         p.plan = plan  # the label reads the plan's year: not one query per period
@@ -309,11 +311,9 @@ def plan_tables_with_statuses(
                 continue
             counts[status] += 1
             row.status_label = STATUS_LABELS[status]
-            row.status_colour = BUCKET_COLOURS[status]
+            row.status_colour = colours[status]
             row.partners_asked = ", ".join(asked.get(row.key, []))
-        table.status_counts = [
-            (STATUS_LABELS[s], BUCKET_COLOURS[s], counts[s]) for s in STATUSES if counts[s]
-        ]
+        table.status_counts = [(STATUS_LABELS[s], colours[s], counts[s]) for s in STATUSES if counts[s]]
     return PlanPageResults(period=period, options=options)
 
 

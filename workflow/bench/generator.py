@@ -47,7 +47,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -336,6 +336,13 @@ class _Event:
 
     __slots__ = EVENT_COLUMNS
 
+    # Set by ``Generator._flush`` when the event takes its place in the chain.
+    id: int
+    seq: int
+    prev_hash: str
+    hash: str
+    algorithm: str
+
     def __init__(self, created_at: dt.datetime, actor: Person | None, action: str, **kw: Any) -> None:
         self.created_at = created_at
         self.actor_id = actor.id if actor else None
@@ -459,6 +466,21 @@ SNAPSHOT_FIELDS = (
     "reason",
     "ask_partners_again",
 )
+
+
+class _PeriodTaskRow(TypedDict):
+    """A ``workflow_periodtask`` row as ``_simulate`` builds it (PERIODTASK_COLUMNS)."""
+
+    id: int
+    plan_task_id: int
+    period_id: int
+    process_id: int
+    stage: str
+    round: int
+    launched_by_id: int | None
+    launched_at: dt.datetime
+    started_at: dt.datetime | None
+    completed_at: dt.datetime | None
 
 
 @dataclass
@@ -591,6 +613,7 @@ class Generator:
             source_name=SEED_PLAN.name,
             source_sha256=hashlib.sha256(data).hexdigest(),
         )
+        assert report.plan is not None  # a real import (not a dry run) has its plan
         self.template_plan_id = report.plan.pk
 
     def _create_people(self) -> None:
@@ -612,6 +635,7 @@ class Generator:
         per_unit = [
             remaining // UNIT_COUNT + (1 if i < remaining % UNIT_COUNT else 0) for i in range(UNIT_COUNT)
         ]
+        unit: Unit | None  # below, a spec's unit: the global roles (director, deputies, auditors) have none
         for unit, size in zip(self.units, per_unit, strict=True):
             slug = unit.short_name.lower()
             specs.append({"username": f"{slug}.tp", "unit": unit, "head": True, "global": []})
@@ -732,7 +756,7 @@ class Generator:
             return self._template_cache
         plan = Plan.objects.get(pk=self.template_plan_id)
         tasks = list(PlanTask.objects.filter(plan=plan).prefetch_related("lead_units", "partner_units"))
-        self._template_cache = {
+        self._template_cache: dict[str, Any] = {
             "plan": plan,
             "appendices": list(Appendix.objects.filter(plan=plan).order_by("number")),
             "sections": list(Section.objects.filter(appendix__plan=plan).order_by("pk")),
@@ -923,6 +947,7 @@ class Generator:
         for d in departments:
             plan = plans[d]
             rows = new_tasks[d]
+            assert plan.imported_at is not None  # set on every clone above
             events.append(
                 _Event(
                     plan.imported_at,
@@ -1165,6 +1190,7 @@ class Generator:
     def _actor_for(self, rng: random.Random, kind: str, unit_id: int | None) -> tuple[int, int | None]:
         """(who does the step, the unit head who assigned it or None if they claimed it)."""
         if kind in ("lead", "partner"):
+            assert unit_id is not None  # a lead or partner step is always a unit's
             members = self.members[unit_id]
             head = self.heads[unit_id]
             if rng.random() < 0.12:
@@ -1208,7 +1234,7 @@ class Generator:
         process = {"id": process_id, "status": "NEW", "created": now, "finished": None, "data": data}
         rows["process"].append(process)
         launcher = rng.choice(self.reviewers) if rng.random() < 0.9 else None
-        pt = {
+        pt: _PeriodTaskRow = {
             "id": period_task_id,
             "plan_task_id": info.id,
             "period_id": period.id,
@@ -1308,13 +1334,13 @@ class Generator:
             rows["step"].append(step)
             pt["stage"] = kind
             unit_text = f" ({self.unit_by_id[step_unit].name})" if step_unit else ""
-            recipient = (
-                rng.choice(self.members[step_unit])
-                if kind in ("lead", "partner")
-                else rng.choice(self.reviewers)
-                if kind == "review"
-                else (self.deputy_for_unit[step_unit] if step_unit else self.director)
-            )
+            if kind in ("lead", "partner"):
+                assert step_unit is not None  # a lead or partner step is always a unit's
+                recipient = rng.choice(self.members[step_unit])
+            elif kind == "review":
+                recipient = rng.choice(self.reviewers)
+            else:
+                recipient = self.deputy_for_unit[step_unit] if step_unit else self.director
             note = {
                 "id": ids["notification"](),
                 "user_id": recipient,

@@ -14,7 +14,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -29,7 +29,13 @@ from plans import roles
 from plans.models import Membership, Plan, ReportingPeriod
 from workflow.models import PeriodTask, Step
 
-User = get_user_model()
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    from workflow.bench.generator import Generator
+else:
+    User = get_user_model()
 
 BENCH_URLCONF = "config.bench_urls"
 
@@ -144,15 +150,15 @@ def explain(sql: str) -> str:
 class Subjects:
     """The realistic users and objects of one data set (chosen by the same rule at every size)."""
 
-    staff: Any
-    queue_user: Any
-    office: Any
-    deputy: Any
-    director: Any
+    staff: User
+    queue_user: User
+    office: User
+    deputy: User
+    director: User
     step: Step | None
     history_period_task: PeriodTask | None
     dashboard_period: ReportingPeriod | None
-    plan: Plan | None
+    plan: Plan
     counts: dict[str, int]
 
     @classmethod
@@ -200,6 +206,11 @@ class Subjects:
         period = (
             ReportingPeriod.objects.select_related("plan").get(pk=latest["period_id"]) if latest else None
         )
+        plan = period.plan if period else Plan.objects.order_by("-year", "-pk").first()
+        # Every data set the bench measures has them (the generator makes them first).
+        assert office is not None and deputy is not None and director is not None and plan is not None
+        queue_unit_id = unit_row["unit_id"] if unit_row else None
+        open_unit_steps = Step.objects.filter(state="open", kind__in=["lead", "partner"])
         return cls(
             staff=staff,
             queue_user=queue_user,
@@ -209,13 +220,13 @@ class Subjects:
             step=step,
             history_period_task=history,
             dashboard_period=period,
-            plan=period.plan if period else Plan.objects.order_by("-year", "-pk").first(),
+            plan=plan,
             counts={
                 "staff_open_steps": Step.objects.filter(assignee=staff, state="open").count(),
-                "queue_open_steps": Step.objects.filter(
-                    unit_id=unit_row["unit_id"] if unit_row else None,
-                    state="open",
-                    kind__in=["lead", "partner"],
+                "queue_open_steps": (
+                    open_unit_steps.filter(unit_id=queue_unit_id)
+                    if queue_unit_id is not None
+                    else open_unit_steps.filter(unit_id__isnull=True)  # what unit_id=None filtered
                 ).count(),
                 "open_review_steps": Step.objects.filter(kind="review", state="open").count(),
                 "open_sign_off_steps": Step.objects.filter(kind="sign_off", state="open").count(),
@@ -349,12 +360,18 @@ class Size:
     """One data set: its own database connection, generator, realistic users and their clients."""
 
     name: str
-    conn: Any  # a DatabaseWrapper; ``use()`` makes it the default connection of this thread
-    generator: Any
-    subjects: Subjects | None = None
+    conn: BaseDatabaseWrapper  # ``use()`` makes it the default connection of this thread
+    generator: Generator
+    subjects: Subjects | None = None  # set by the command (``Subjects.find()``) before measuring
     clients: dict[int, Client] = field(default_factory=dict)
 
-    def client(self, user: Any) -> Client:
+    @property
+    def found(self) -> Subjects:
+        """``subjects``, which every measurement needs found first."""
+        assert self.subjects is not None, "Subjects.find() before measuring"
+        return self.subjects
+
+    def client(self, user: User) -> Client:
         if user.pk not in self.clients:
             client = Client()
             client.force_login(user)
@@ -362,7 +379,7 @@ class Size:
         return self.clients[user.pk]
 
 
-def use(conn: Any) -> None:
+def use(conn: BaseDatabaseWrapper) -> None:
     """Make ``conn`` the default connection of this thread (the ORM, the views, ``connection``)."""
     connections["default"] = conn
 
@@ -416,7 +433,7 @@ class Measurer:
         urls: dict[str, str | None] = {}
         for size in self.sizes:
             use(size.conn)
-            urls[size.name] = page.url(size.subjects)
+            urls[size.name] = page.url(size.found)
         present = [size for size in self.sizes if urls[size.name] is not None]
         result: dict[str, Measurement | None] = {size.name: None for size in self.sizes}
         if not present:
@@ -424,7 +441,7 @@ class Measurer:
         clients = {}
         for size in present:
             use(size.conn)
-            clients[size.name] = size.client(getattr(size.subjects, page.who))
+            clients[size.name] = size.client(getattr(size.found, page.who))
 
         def job(size: Size, index: int) -> dict[str, Callable[[], Any]] | None:
             url, client = urls[size.name], clients.get(size.name)
@@ -464,6 +481,7 @@ class Measurer:
                 return None
             step = mine[index + 1]
             client = clients[size.name]
+            assert step.assignee is not None  # _open_assigned_steps: each has one
             client.force_login(step.assignee)
             url = reverse("workflow:step", args=[step.pk])
             # As a person does: the step page is open (untimed) when the form is sent.
@@ -488,7 +506,7 @@ class Measurer:
             plan = clone(size, index)
             period = ReportingPeriod.objects.get(plan=plan, code="Y")
             tasks = list(plan.tasks.order_by("position")[: self.launch_tasks])
-            office = size.subjects.office
+            office = size.found.office
             return {"launch": lambda: services.period_launch(period=period, actor=office, plan_tasks=tasks)}
 
         measured = self.interleave(["launch"], job, runs=self.heavy_runs)
@@ -523,8 +541,9 @@ class Measurer:
                     year=year,
                     source_name=path.name,
                     source_sha256=digest,
-                    actor=size.subjects.office,
+                    actor=size.found.office,
                 )
+                assert report.plan is not None  # a real import (not a dry run) has its plan
                 made.append((size, report.plan.pk))
                 return report
 
@@ -553,7 +572,7 @@ class Measurer:
             mine = urls[size.name]
             if not mine or index + 1 >= len(mine):
                 return None
-            client = size.client(size.subjects.office)
+            client = size.client(size.found.office)
             url = mine[index + 1]
             _forget_cached_documents()  # a first render is one even if another size rendered the same content
             return {"first": lambda: client.get(url), "cached": lambda: client.get(url)}
@@ -587,7 +606,7 @@ def _open_assigned_steps(kind: str, count: int) -> list[Step]:
         .order_by("?")[: count * 3]
     )
     seen: set[int] = set()
-    chosen = []
+    chosen: list[Step] = []
     for step in steps:
         if step.period_task_id not in seen and len(chosen) < count:
             seen.add(step.period_task_id)
@@ -606,15 +625,17 @@ def _open_assigned_steps(kind: str, count: int) -> list[Step]:
     return chosen
 
 
-def _qualified_user(step: Step) -> Any:
+def _qualified_user(step: Step) -> User | None:
     """Someone who may claim the step: a member of its unit, the office, or the director."""
     if step.kind in (Step.Kind.LEAD, Step.Kind.PARTNER):
+        assert step.unit_id is not None  # a lead or partner step is always a unit's
         membership = (
             Membership.objects.filter(unit_id=step.unit_id, role=Membership.Role.STAFF)
             .select_related("user")
             .order_by("user_id")
             .first()
         )
+        assert membership is not None  # every unit of a generated data set has staff
         return membership.user
     if step.kind == Step.Kind.REVIEW:
         return User.objects.filter(groups__name=roles.OFFICE_REVIEWER).order_by("pk").first()
@@ -783,25 +804,27 @@ def _client(
         "error_samples": [],
         "touched": set(),
     }
-    users: dict[int, Any] = {}
+    users: dict[int, User] = {}
     members: dict[int, list[int]] = {}
 
-    def user(pk: int) -> Any:
+    def user(pk: int) -> User:
         if pk not in users:
             users[pk] = User.objects.get(pk=pk)
         return users[pk]
 
-    def someone_for(step: Step) -> Any:
+    def someone_for(step: Step) -> User:
         if step.assignee_id:
             return user(step.assignee_id)
         if step.kind in ("lead", "partner"):
-            if step.unit_id not in members:
-                members[step.unit_id] = list(
-                    Membership.objects.filter(unit_id=step.unit_id)
+            unit_id = step.unit_id
+            assert unit_id is not None  # a lead or partner step is always a unit's
+            if unit_id not in members:
+                members[unit_id] = list(
+                    Membership.objects.filter(unit_id=unit_id)
                     .exclude(user__groups__name=roles.OFFICE_REVIEWER)
                     .values_list("user_id", flat=True)
                 )
-            return user(local.choice(members[step.unit_id]))
+            return user(local.choice(members[unit_id]))
         if step.kind == "review":
             return user(
                 User.objects.filter(groups__name=roles.OFFICE_REVIEWER)

@@ -19,6 +19,7 @@ import platform
 import re
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -270,9 +271,13 @@ class Command(BaseCommand):
             keep("import_txt", "Nhập kế hoạch .txt", measurer.plan_import("txt"))
             keep("import_docx", "Nhập kế hoạch .docx", measurer.plan_import("docx"))
             for key, label, name, objects in PDFS:
-                by_size = measurer.pdf(
-                    lambda size, name=name, objects=objects: pdf_urls(name, objects(measurer.runs + 1))
-                )
+
+                def urls_for(
+                    size: measure.Size, name: str = name, objects: Callable[[int], list[int]] = objects
+                ) -> list[str] | None:
+                    return pdf_urls(name, objects(measurer.runs + 1))
+
+                by_size = measurer.pdf(urls_for)
                 keep(key, label, {n: (pair[0] if pair else None) for n, pair in by_size.items()})
                 keep(
                     f"{key}_cached",
