@@ -793,7 +793,7 @@ def _client(
     """One client process of ``throughput``: take a step, claim it if nobody has, submit it."""
     import queue as queue_module
 
-    from workflow import services
+    from workflow import access, services
 
     local = random.Random(seed * 100 + number)  # noqa: S311
     outcome: dict[str, Any] = {
@@ -806,6 +806,7 @@ def _client(
     }
     users: dict[int, User] = {}
     members: dict[int, list[int]] = {}
+    deciders: dict[str, list[int]] = {}
 
     def user(pk: int) -> User:
         if pk not in users:
@@ -825,13 +826,15 @@ def _client(
                     .values_list("user_id", flat=True)
                 )
             return user(local.choice(members[unit_id]))
-        if step.kind == "review":
-            return user(
-                User.objects.filter(groups__name=roles.OFFICE_REVIEWER)
-                .order_by("?")
-                .values_list("pk", flat=True)[0]
-            )
-        return user(User.objects.filter(groups__name=roles.DIRECTOR).values_list("pk", flat=True)[0])
+        # A decider who did not write a report under decision (separation of duties: the
+        # services refuse the others, as they would a person).
+        group = roles.OFFICE_REVIEWER if step.kind == "review" else roles.DIRECTOR
+        if group not in deciders:
+            deciders[group] = list(User.objects.filter(groups__name=group).values_list("pk", flat=True))
+        candidates = local.sample(deciders[group], len(deciders[group]))
+        return next(
+            (user(pk) for pk in candidates if access.is_qualified(user(pk), step)), user(candidates[0])
+        )
 
     def report(step: Step) -> dict[str, Any]:
         if step.kind == "lead":
