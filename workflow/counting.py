@@ -273,8 +273,7 @@ def plan_tables_with_statuses(
     from workflow import selectors
     from workflow.models import BUCKET_COLOURS
 
-    # BUCKET_COLOURS is keyed by the choices themselves; a status here is their plain value.
-    colours: dict[str, str] = {str(choice.value): colour for choice, colour in BUCKET_COLOURS.items()}
+    colours = BUCKET_COLOURS
     periods = list(ReportingPeriod.objects.filter(plan=plan).order_by("deadline", "pk"))
     for p in periods:
         p.plan = plan  # the label reads the plan's year: not one query per period

@@ -144,7 +144,7 @@ class Line(models.TextChoices):
     CANCELED = "canceled", _("Đã hủy quy trình")
 
 
-BUCKET_COLOURS = {
+BUCKET_COLOURS: dict[str, str] = {
     Bucket.DONE_ON_TIME: "green",
     Bucket.DONE_LATE: "orange",
     Bucket.OPEN_IN_TIME: "blue",

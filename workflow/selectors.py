@@ -10,6 +10,7 @@ import datetime
 import html
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,7 +212,7 @@ def partner_unit_ids(process: Any) -> list[int]:
 class PartnerChoice:
     """What a lead step (or a review asking partners) chooses from, and what is ticked."""
 
-    units: list[Unit]
+    units: Sequence[Unit]
     proposed: list[int]
 
 
@@ -398,7 +399,7 @@ def steps_done_by(user: Any) -> QuerySet[Step]:
     return _steps().filter(submitted_by=user).order_by("-submitted_at", "-pk")
 
 
-def unit_members(unit: Unit) -> QuerySet[Any]:
+def unit_members(unit: Unit | None) -> QuerySet[Any]:
     from django.contrib.auth import get_user_model
 
     return (
@@ -442,7 +443,7 @@ def steps_of_period_task(period_task: PeriodTask) -> list[Step]:
 # --- returns ------------------------------------------------------------------------------
 
 # The decision that sends work back to a kind of step (the other kinds are never "returned").
-RETURNED_BY_DECISION = {
+RETURNED_BY_DECISION: dict[str, str] = {
     Step.Kind.LEAD: Step.Decision.RETURN_LEAD,
     Step.Kind.REVIEW: Step.Decision.RETURN_OFFICE,
 }

@@ -155,7 +155,8 @@ def _step_list(
     # that is none of them is said so on the page, with a 404.
     period_groups = selectors.period_choices(today, filters.period)
     if not selectors.period_known(period_groups, filters.period):
-        rows, page, pages, total, status = [], 1, 1, 0, 404
+        rows: list[dict[str, Any]] = []
+        page, pages, total, status = 1, 1, 0, 404
     else:
         rows, page, pages, total = _page(request, filters.apply(qs, today), today)
         status = 200
@@ -226,7 +227,7 @@ def unit_queue(request: HttpRequest) -> HttpResponse:
     return _step_list(
         request,
         selectors.steps_of_unit_queue(request.user),
-        title=f"Việc của đơn vị – {roles.unit.name}",
+        title=f"Việc của đơn vị – {roles.unit.name if roles.unit else ''}",
         bulk_claim=True,
         return_reasons=True,  # a returned step whose author left the unit waits here: say why
     )
@@ -636,7 +637,7 @@ def launch(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def notifications(request: HttpRequest) -> HttpResponse:
-    mine = Notification.objects.filter(user=request.user)
+    mine = Notification.objects.filter(user_id=request.user.pk or 0)  # signed in: always a pk
     if request.method == "POST":
         mine.filter(read_at__isnull=True).update(read_at=timezone.now())
         messages.success(request, "Đã đánh dấu tất cả là đã đọc.")

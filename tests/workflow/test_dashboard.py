@@ -263,7 +263,7 @@ def test_office_dashboard_counts_the_period_per_appendix_section_and_unit(
     assert "3 nhiệm vụ chưa khởi tạo trong kỳ" in response.content.decode()
     # The overdue open steps, oldest first, with who holds them
     steps = response.context["overdue_steps"]
-    assert [(st.period_task_id, st.kind, st.assignee_id, st.days_late) for st in steps] == [
+    assert [(o.step.period_task_id, o.step.kind, o.step.assignee_id, o.days_late) for o in steps] == [
         # lead steps due Thursday 29/02/2024: six working days before the deadline (docs/calendar.md)
         (world["pts"]["e"].pk, "lead", personas["atnl_staff"].pk, 20),
         (world["pts"]["f"].pk, "lead", None, 20),
@@ -530,7 +530,7 @@ def test_task_list_shows_task_leads_stage_and_bucket(
         client.force_login(personas["auditor"])
         response = client.get(reverse("dashboard:tasks"), {"period": q1.pk, "bucket": LATE, "appendix": 2})
     content = response.content.decode()
-    assert [pt.pk for pt in response.context["period_tasks"]] == [pts["d"].pk]
+    assert [row.run.pk for row in response.context["period_tasks"]] == [pts["d"].pk]
     assert "d – đơn giản hóa thủ tục" in content
     assert re.search(r">QLCN</span>, <span[^>]*>QLTM<", content)
     assert "Hoàn thành</td>" in content  # the stage
@@ -548,10 +548,10 @@ def test_task_list_pages_without_counting(
         with CaptureQueriesContext(connection) as queries:
             first = client.get(url, {"period": q1.pk})
         second = client.get(url, {"period": q1.pk, "page": 2})
-    assert [pt.pk for pt in first.context["period_tasks"]] == [pts[k].pk for k in "abcd"]
+    assert [row.run.pk for row in first.context["period_tasks"]] == [pts[k].pk for k in "abcd"]
     assert first.context["has_next"] is True
     assert f"?period={q1.pk}&amp;page=2" in first.content.decode()
-    assert [pt.pk for pt in second.context["period_tasks"]] == [pts[k].pk for k in "ef"]
+    assert [row.run.pk for row in second.context["period_tasks"]] == [pts[k].pk for k in "ef"]
     assert second.context["has_next"] is False
     assert not [q for q in queries if "COUNT(" in q["sql"].upper() and "workflow_periodtask" in q["sql"]]
 

@@ -36,7 +36,7 @@ from workflow.dashboard.selectors import (
     period_for,
     period_task_list,
 )
-from workflow.models import BUCKET_COLOURS, Bucket, Line, Step
+from workflow.models import BUCKET_COLOURS, Bucket, Line, PeriodTask, Step
 from workflow.selectors import parse_id
 
 PAGE_SIZE = 50
@@ -64,6 +64,24 @@ class Cell:
                 '<a class="count{}" href="{}" title="{}">{}</a>', zero, self.url, self.label, self.count
             )
         return format_html('<span class="count plain{}" title="{}">{}</span>', zero, self.label, self.count)
+
+
+@dataclass(frozen=True)
+class OverdueStep:
+    """An open step past its due date, as the dashboard lists it."""
+
+    step: Step
+    days_late: int
+    holder_pool: str  # who may take it while nobody has: its unit, the office or the leadership
+
+
+@dataclass(frozen=True)
+class ListedRun:
+    """A run on the dashboard's task list, with its status by the counting rule."""
+
+    run: PeriodTask
+    label: str
+    colour: str
 
 
 @dataclass
@@ -190,7 +208,7 @@ def chart_bars(total: CountRow) -> list[dict[str, Any]]:
 
 
 # Who picks up an unclaimed step that has no unit: the office reviews, leadership signs off.
-STEP_POOLS = {Step.Kind.REVIEW: "Văn phòng Sở", Step.Kind.SIGN_OFF: "Lãnh đạo Sở"}
+STEP_POOLS: dict[str, str] = {Step.Kind.REVIEW: "Văn phòng Sở", Step.Kind.SIGN_OFF: "Lãnh đạo Sở"}
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -289,10 +307,14 @@ def index(
         for row in bucket_counts_by_unit(rule=rule, scope=scope, today=today)
     ]
     total = count_row(label="Tổng", counts=_sum(row["counts"] for row in sections), filters=filters)
-    steps = overdue_open_steps(period=period, scope=scope, today=today)
-    for step in steps:
-        step.days_late = (today - step.due_date).days
-        step.holder_pool = step.unit.name if step.unit else STEP_POOLS.get(step.kind, "")
+    steps = [
+        OverdueStep(
+            step=step,
+            days_late=(today - step.due_date).days,
+            holder_pool=step.unit.name if step.unit else STEP_POOLS.get(step.kind, ""),
+        )
+        for step in overdue_open_steps(period=period, scope=scope, today=today)
+    ]
     context.update(
         total=total,
         chart=chart_bars(total),
@@ -326,9 +348,14 @@ def tasks(
     rows = list(
         period_task_list(rule=rule, scope=scope, filters=filters, today=today)[start : start + PAGE_SIZE + 1]
     )
-    for row in rows:
-        row.bucket_label = counting.status_label(row.bucket_code)
-        row.bucket_colour = BUCKET_COLOURS[row.bucket_code]
+    shown = [
+        ListedRun(
+            run=run,
+            label=counting.status_label(code := getattr(run, "bucket_code")),  # noqa: B009 - an annotation
+            colour=BUCKET_COLOURS[code],
+        )
+        for run in rows[:PAGE_SIZE]
+    ]
     section = (
         Section.objects.select_related("appendix").filter(pk=filters.section).first()
         if filters.section
@@ -346,7 +373,7 @@ def tasks(
             "bucket_colour": BUCKET_COLOURS[filters.bucket] if filters.bucket else "",
             "section": section,
             "unit": unit,
-            "period_tasks": rows[:PAGE_SIZE],
+            "period_tasks": shown,
             "page": number,
             "has_next": len(rows) > PAGE_SIZE,
             "query": filters.query(),

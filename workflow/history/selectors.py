@@ -37,7 +37,7 @@ FIELD_LABELS = {
     "ask_partners_again": "Xin lại ý kiến phối hợp",
 }
 # Which snapshot fields belong to which step kind (the others stay blank there).
-KIND_FIELDS = {
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
     Step.Kind.LEAD: ("result", "self_assessment", "explanation"),
     Step.Kind.PARTNER: ("result", "no_opinion"),
     Step.Kind.REVIEW: ("decision", "reason", "ask_partners_again"),
@@ -143,8 +143,8 @@ def _step_text(event: AuditEvent) -> str:
 
 def entry_from_event(event: AuditEvent) -> Entry:
     data = event.data if isinstance(event.data, dict) else {}
-    before = data.get("before") if isinstance(data.get("before"), dict) else {}
-    after = data.get("after") if isinstance(data.get("after"), dict) else {}
+    before: dict[str, Any] = data["before"] if isinstance(data.get("before"), dict) else {}
+    after: dict[str, Any] = data["after"] if isinstance(data.get("after"), dict) else {}
     names = _fields_for(event)
     version: list[tuple[str, str]] = []
     if event.action in SUBMITTING and after:
@@ -263,7 +263,7 @@ def flow_chart(period_task: PeriodTask) -> FlowChart:
     for step in open_steps:
         name = getattr(step.task.flow_task, "name", step.kind)
         current_units.setdefault(name, [])
-        if step.unit_id:
+        if step.unit is not None:
             current_units[name].append(step.unit.name)
     current = set(current_units) | ({"end"} if finished else set())
 

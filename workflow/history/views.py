@@ -137,11 +137,12 @@ class SearchForm(forms.Form):
         self, *args: Any, units: list[Unit], periods: list[selectors.PeriodGroup], **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["unit"].choices = [("", "Tất cả")] + [(u.pk, u.name) for u in units]
+        unit, period, action = (self._choice_field(name) for name in ("unit", "period", "action"))
+        unit.choices = [("", "Tất cả")] + [(u.pk, u.name) for u in units]
         # Every period of every plan, one <optgroup> per plan; printed from one escaped string.
-        self.fields["period"].choices = [("", "Tất cả"), *((g.label, g.options) for g in periods)]
-        self.fields["period"].widget = PeriodSelect(periods)
-        self.fields["action"].choices = [("", "Tất cả")] + list(AuditAction.choices)
+        period.choices = [("", "Tất cả"), *((g.label, g.options) for g in periods)]
+        period.widget = PeriodSelect(periods)
+        action.choices = [("", "Tất cả")] + list(AuditAction.choices)
         self._unit_names = {u.pk: u.name for u in units}
         for name in ("date_from", "date_to"):
             self.fields[name].error_messages["invalid"] = self.MESSAGES["invalid_date"]
@@ -151,6 +152,12 @@ class SearchForm(forms.Form):
         for name in ("before", "after"):
             for key in ("invalid", "min_value", "max_value"):
                 self.fields[name].error_messages[key] = self.MESSAGES["invalid_number"]
+
+    def _choice_field(self, name: str) -> forms.ChoiceField:
+        field = self.fields[name]
+        if not isinstance(field, forms.ChoiceField):  # the fields declared above
+            raise TypeError(name)
+        return field
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
