@@ -169,8 +169,7 @@ def test_selector_costs_three_queries_whatever_the_size(
 
 
 @pytest.fixture
-def staff_client(client: Client, make_user: Any, settings: Any) -> Client:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def staff_client(client: Client, make_user: Any) -> Client:
     client.force_login(make_user("cv", unit="QLCN"))
     return client
 

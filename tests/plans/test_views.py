@@ -54,9 +54,8 @@ UNKNOWN_UNIT_TXT = (
 
 @pytest.fixture(autouse=True)
 def var_dir(settings: Any, tmp_path: Path) -> Path:
-    """Uploads go to a fresh var/ per test; personas get a fast password hasher."""
+    """Uploads go to a fresh var/ per test."""
     settings.VAR_DIR = tmp_path
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return tmp_path
 
 

@@ -52,11 +52,6 @@ DENIED = [(stage, persona) for stage in STAGES for persona in PERSONAS if person
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
 def _evidence_root(settings: Any, tmp_path: Any) -> Any:
     settings.EVIDENCE_ROOT = tmp_path / "evidence"
     return settings.EVIDENCE_ROOT

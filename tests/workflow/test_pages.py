@@ -29,11 +29,6 @@ STEP_LINK = re.compile(r'href="/quy-trinh/buoc/(\d+)/"')
 ROW = re.compile(r'<tr class="([^"]*)">(.*?)</tr>', re.S)
 
 
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def criterion(db: Any) -> Criterion:
     return CriterionFactory()
