@@ -26,11 +26,8 @@ from plans.parsing import (
     parse_text,
     parse_upload,
 )
+from tests.helpers import SEED, SEED_DOCX, SEED_TXT
 
-# The seed as received, committed with the app (plans/seed/, identical to shared/seed/).
-SEED_DIR = Path(__file__).resolve().parents[2] / "plans" / "seed"
-SEED_TXT = SEED_DIR / "ke-hoach-cchc-2024-phu-luc.txt"
-SEED_DOCX = SEED_DIR / "ke-hoach-cchc-2024-phu-luc.docx"
 MINI_TXT = Path(__file__).resolve().parents[1] / "fixtures" / "plans" / "mini-plan.txt"
 
 VP = "Văn phòng Sở"
@@ -52,7 +49,7 @@ def directory() -> UnitDirectory:
 
 @pytest.fixture(scope="module")
 def seed_plans(directory: UnitDirectory) -> dict[str, ParsedPlan]:
-    assert SEED_TXT.is_file() and SEED_DOCX.is_file(), f"seed files missing under {SEED_DIR}"
+    assert SEED_TXT.is_file() and SEED_DOCX.is_file(), f"seed files missing under {SEED}"
     return {
         "txt": parse_text(SEED_TXT.read_bytes(), directory),
         "docx": parse_docx(SEED_DOCX.read_bytes(), directory),

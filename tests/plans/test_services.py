@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +11,10 @@ from audit.models import AuditEvent
 from plans.models import Appendix, Criterion, CriterionGroup, Plan, PlanTask, ReportingPeriod, Section, Unit
 from plans.parsing import ParsedPlan, parse_upload
 from plans.services import PlanImportError, plan_import, plan_year_from_titles, unit_directory
+from tests import helpers
 
-SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
-SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()
-SEED_DOCX = (SEED / "ke-hoach-cchc-2024-phu-luc.docx").read_bytes()
+SEED_TXT = helpers.SEED_TXT.read_bytes()
+SEED_DOCX = helpers.SEED_DOCX.read_bytes()
 PLAN_TABLES: list[type[Model]] = [
     Plan,
     Appendix,

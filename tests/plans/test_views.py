@@ -23,14 +23,12 @@ from plans.models import (
     ReportingPeriod,
     Section,
 )
+from tests import helpers
+from tests.helpers import CONFIRM, PREVIEW, UPLOAD, uploads
 from tests.jobs import run_queued_jobs
 
-SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
-SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()
-SEED_DOCX = (SEED / "ke-hoach-cchc-2024-phu-luc.docx").read_bytes()
-UPLOAD = reverse("plans:upload")
-PREVIEW = reverse("plans:upload_preview")
-CONFIRM = reverse("plans:upload_confirm")
+SEED_TXT = helpers.SEED_TXT.read_bytes()
+SEED_DOCX = helpers.SEED_DOCX.read_bytes()
 CANCEL = reverse("plans:upload_cancel")
 PLAN_TABLES: list[type[Model]] = [
     Plan,
@@ -57,11 +55,6 @@ def var_dir(settings: Any, tmp_path: Path) -> Path:
     """Uploads go to a fresh var/ per test."""
     settings.VAR_DIR = tmp_path
     return tmp_path
-
-
-def uploads(var_dir: Path) -> list[str]:
-    directory = var_dir / "uploads"
-    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
 
 def nothing_written() -> bool:

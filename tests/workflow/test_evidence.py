@@ -21,11 +21,10 @@ from PIL import Image
 
 from audit.models import AuditEvent
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import PDF
 from workflow import services
 from workflow.evidence import MACRO_MESSAGE, EvidenceRejected, ole2_entry_names, safe_name, store
 from workflow.models import Evidence, PeriodTask, Step
-
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 def png_bytes() -> bytes:

@@ -15,10 +15,10 @@ from django.utils import timezone
 
 from plans.models import Appendix, Criterion, PlanTask, ReportingPeriod, Section
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import LEAD_DONE, launch
 from workflow import services
 from workflow.models import Notification, PeriodTask, Step
 
-LEAD_DONE = {"result": "Đã ban hành kế hoạch", "self_assessment": "done", "explanation": "Không có tệp"}
 # The most queries a page may take, whatever the number of processes.
 QUERY_BUDGET = 15
 # The step page: 16 for its assignee, 17 for a unit head (the member list of the assign form);
@@ -37,11 +37,6 @@ def criterion(db: Any) -> Criterion:
 @pytest.fixture
 def q1(criterion: Criterion) -> Any:
     return periods(criterion.section.appendix.plan)["Q1"]
-
-
-def launch(period: Any, personas: dict[str, Any], tasks: list[PlanTask]) -> list[PeriodTask]:
-    result = services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=tasks)
-    return result.started
 
 
 def lead_of(period_task: PeriodTask) -> Step:

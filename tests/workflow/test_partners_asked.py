@@ -4,8 +4,6 @@ not), the office may ask more at review, and the flow's partner split reads the 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.urls import reverse
 
@@ -13,21 +11,9 @@ from audit.models import AuditEvent
 from plans.defaults import DEFAULT_UNITS
 from plans.parsing import UnitDirectory
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import LEAD_REPORT, do, open_steps
 from workflow import selectors, services
-from workflow.models import PeriodTask, Step, TaskProcess
-
-LEAD_REPORT = {"result": "Đã triển khai", "self_assessment": "done", "explanation": "Giải trình"}
-
-
-def do(step: Step, user: Any, **data: Any) -> None:
-    services.step_claim(step_id=step.pk, user=user)
-    services.step_submit(step_id=step.pk, user=user, data=data)
-
-
-def open_steps(pt: PeriodTask) -> list[tuple[str, str | None]]:
-    return [
-        (s.kind, s.unit.short_name if s.unit else None) for s in pt.steps.filter(state="open").order_by("pk")
-    ]
+from workflow.models import PeriodTask, TaskProcess
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 
 from audit.models import AuditEvent
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import do, open_steps
 from workflow import services
 from workflow.models import PeriodTask, Step
 
@@ -16,17 +17,6 @@ LEAD_REPORT = {
     "self_assessment": "done",
     "explanation": "Chưa có tệp, xin giải trình",
 }
-
-
-def do(step: Step, user: Any, **data: Any) -> None:
-    services.step_claim(step_id=step.pk, user=user)
-    services.step_submit(step_id=step.pk, user=user, data=data)
-
-
-def open_steps(pt: PeriodTask) -> list[tuple[str, str | None]]:
-    return [
-        (s.kind, s.unit.short_name if s.unit else None) for s in pt.steps.filter(state="open").order_by("pk")
-    ]
 
 
 @pytest.fixture
