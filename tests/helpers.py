@@ -9,10 +9,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import time_machine
+from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 
-from plans.models import PlanTask, ReportingPeriod
+from audit.models import AuditEvent
+from plans.models import Appendix, Criterion, CriterionGroup, Plan, PlanTask, ReportingPeriod, Section
 from workflow import services
 from workflow.models import PeriodTask, Step
 
@@ -22,6 +24,31 @@ TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 SEED = Path(__file__).resolve().parents[1] / "plans" / "seed"
 SEED_TXT = SEED / "ke-hoach-cchc-2024-phu-luc.txt"
 SEED_DOCX = SEED / "ke-hoach-cchc-2024-phu-luc.docx"
+
+# The keys of the personas fixture (tests/conftest.py): one person per role.
+PERSONAS = (
+    "staff",  # QLCN
+    "unit_head",  # QLCN's head
+    "other_staff",  # QLTM
+    "atnl_staff",  # ATNL
+    "office_reviewer",
+    "director",
+    "deputy",  # oversees QLCN
+    "other_deputy",  # oversees ATNL
+    "auditor",
+)
+
+# The tables a plan import writes to.
+PLAN_TABLES: list[type[Model]] = [
+    Plan,
+    Appendix,
+    Section,
+    CriterionGroup,
+    Criterion,
+    PlanTask,
+    ReportingPeriod,
+    AuditEvent,
+]
 
 # The plan upload's three pages.
 UPLOAD = reverse("plans:upload")

@@ -16,12 +16,6 @@ from workflow.models import PeriodTask
 
 
 @pytest.fixture
-def evidence_root(settings: Any, tmp_path: Path) -> Path:
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-    return settings.EVIDENCE_ROOT
-
-
-@pytest.fixture
 def populated(units: dict[str, Any], personas: dict[str, Any], evidence_root: Path) -> dict[str, Any]:
     """Three processes in Q1 at different stages, evidence attached, the audit chain filled.
 

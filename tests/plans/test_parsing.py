@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from plans.defaults import DEFAULT_UNITS
 from plans.parsing import (
     ParsedAppendix,
     ParsedCriterion,
@@ -40,11 +39,6 @@ TTKC = "Trung tâm Khuyến công và Xúc tiến Thương mại"
 ALL_UNITS = [VP, TTR, QLCN, QLTM, ATNL, KHTC, TTKC]
 
 W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
-
-
-@pytest.fixture(scope="module")
-def directory() -> UnitDirectory:
-    return UnitDirectory.from_seed(DEFAULT_UNITS)
 
 
 @pytest.fixture(scope="module")

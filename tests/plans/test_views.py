@@ -7,39 +7,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from audit.models import AuditEvent
 from plans.models import (
-    Appendix,
-    Criterion,
-    CriterionGroup,
     Plan,
     PlanTask,
     PlanUpload,
-    ReportingPeriod,
-    Section,
 )
 from tests import helpers
-from tests.helpers import CONFIRM, PREVIEW, UPLOAD, uploads
+from tests.helpers import CONFIRM, PLAN_TABLES, PREVIEW, UPLOAD, uploads
 from tests.jobs import run_queued_jobs
 
 SEED_TXT = helpers.SEED_TXT.read_bytes()
 SEED_DOCX = helpers.SEED_DOCX.read_bytes()
 CANCEL = reverse("plans:upload_cancel")
-PLAN_TABLES: list[type[Model]] = [
-    Plan,
-    Appendix,
-    Section,
-    CriterionGroup,
-    Criterion,
-    PlanTask,
-    ReportingPeriod,
-    AuditEvent,
-]
 UNKNOWN_UNIT_TXT = (
     SEED_TXT.decode("utf-8")
     .replace(

@@ -33,7 +33,6 @@ from plans import organisation, roles
 from plans.models import Membership, PlanTask
 from plans.parsing import parse_upload
 from plans.services import plan_import, unit_directory
-from tests.factories import CriterionFactory, periods, plan_task
 from tests.helpers import PDF, SEED_TXT
 from tests.jobs import run_queued_jobs
 from workflow import services
@@ -59,24 +58,6 @@ def new_actions(call: Callable[[], Any]) -> list[str]:
 
 def last_event(action: str) -> AuditEvent:
     return AuditEvent.objects.filter(action=action).order_by("-seq").first()
-
-
-@pytest.fixture
-def evidence_root(settings: Any, tmp_path: Path) -> Path:
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-    return settings.EVIDENCE_ROOT
-
-
-@pytest.fixture
-def launch(units: dict[str, Any], personas: dict[str, Any]) -> Callable[..., PeriodTask]:
-    def _launch(lead: list[str], partners: list[str] = ()) -> PeriodTask:  # type: ignore[assignment]
-        criterion = CriterionFactory()
-        task = plan_task(criterion, lead=[units[u] for u in lead], partners=[units[u] for u in partners])
-        period = periods(criterion.section.appendix.plan)["Q1"]
-        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-        return PeriodTask.objects.get(plan_task=task)
-
-    return _launch
 
 
 def claim_and_submit(step: Step, user: Any, **data: Any) -> list[str]:

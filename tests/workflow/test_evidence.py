@@ -104,12 +104,6 @@ def files_under(root: Path) -> list[Path]:
 
 
 @pytest.fixture
-def evidence_root(settings: Any, tmp_path: Path) -> Path:
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-    return settings.EVIDENCE_ROOT
-
-
-@pytest.fixture
 def lead_step(units: dict[str, Any], personas: dict[str, Any], evidence_root: Path) -> Step:
     """QLCN's lead step of a launched process (partner QLTM), claimed by QLCN's staff member."""
     criterion = CriterionFactory()

@@ -41,19 +41,11 @@ def text_of(response: Any) -> str:
 
 
 @pytest.fixture
-def evidence_root(settings: Any, tmp_path: Path) -> Path:
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-    return settings.EVIDENCE_ROOT
+def launch(launch: Callable[..., PeriodTask]) -> Callable[..., PeriodTask]:
+    """tests/workflow/conftest.py's launch, by default led by QLCN with QLTM as partner."""
 
-
-@pytest.fixture
-def launch(units: dict[str, Any], personas: dict[str, Any]) -> Callable[..., PeriodTask]:
     def _launch(lead: list[str] = ["QLCN"], partners: list[str] = ["QLTM"]) -> PeriodTask:  # noqa: B006
-        criterion = CriterionFactory()
-        task = plan_task(criterion, lead=[units[u] for u in lead], partners=[units[u] for u in partners])
-        period = periods(criterion.section.appendix.plan)["Q1"]
-        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-        return PeriodTask.objects.get(plan_task=task)
+        return launch(lead, partners)
 
     return _launch
 

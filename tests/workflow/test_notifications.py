@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from plans import roles
 from plans.models import Criterion
-from tests.factories import CriterionFactory, periods, plan_task
+from tests.factories import periods, plan_task
 from tests.helpers import LEAD_DONE, launch
 from tests.jobs import run_queued_jobs
 from workflow import services
@@ -27,16 +27,6 @@ from workflow.notifications import notification_text
 BADGE = re.compile(r'<span class="badge">(\d+)</span>')
 LONG_TASK = " ".join(["Rà soát, đơn giản hóa thủ tục hành chính nội bộ"] * 8)  # 390 characters
 HANOI = datetime.timezone(datetime.timedelta(hours=7))
-
-
-@pytest.fixture
-def criterion(db: Any) -> Criterion:
-    return CriterionFactory()
-
-
-@pytest.fixture
-def q1(criterion: Criterion) -> Any:
-    return periods(criterion.section.appendix.plan)["Q1"]
 
 
 def decide(step: Step, user: Any, decision: str, reason: str = "") -> None:

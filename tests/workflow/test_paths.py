@@ -19,18 +19,6 @@ LEAD_REPORT = {
 }
 
 
-@pytest.fixture
-def launch(units, personas):
-    def _launch(lead: list[str], partners: list[str] = ()) -> PeriodTask:
-        criterion = CriterionFactory()
-        task = plan_task(criterion, lead=[units[u] for u in lead], partners=[units[u] for u in partners])
-        period = periods(criterion.section.appendix.plan)["Q1"]
-        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-        return PeriodTask.objects.get(plan_task=task)
-
-    return _launch
-
-
 def test_task_without_partners_goes_straight_to_review(launch, personas):
     pt = launch(["QLCN"])
     do(pt.steps.get(kind="lead"), personas["staff"], **LEAD_REPORT)
