@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
 import io
-from typing import Any
-from zoneinfo import ZoneInfo
 
-import time_machine
 from pypdf import PdfReader
-
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
-
-def at(day: datetime.date, hour: int = 9) -> Any:
-    return time_machine.travel(datetime.datetime(day.year, day.month, day.day, hour, tzinfo=TZ), tick=False)
 
 
 def pages_text(data: bytes) -> list[str]:

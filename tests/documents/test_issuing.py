@@ -23,7 +23,8 @@ from audit.models import AuditEvent, action_label
 from audit.services import verify_chain
 from documents import rendering, services, signing
 from documents.models import IssuedDocument, Register
-from tests.documents.helpers import at, flip_byte, pages_text
+from tests.documents.helpers import flip_byte, pages_text
+from tests.helpers import at
 from workflow.models import PeriodTask
 
 DAY = datetime.date(2026, 12, 20)

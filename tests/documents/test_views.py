@@ -7,20 +7,14 @@ import io
 from typing import Any
 
 import pytest
-from django.test import Client
 from docx import Document
 
 from documents import services
 from documents.models import IssuedDocument
+from tests.helpers import client_for
 
 REGISTER = "/van-ban/so-van-ban-di/"
 ISSUE = "/van-ban/ban-hanh/"
-
-
-def client_for(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_the_office_issues_from_the_register_page_and_downloads_the_frozen_pdf(

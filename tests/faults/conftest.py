@@ -9,16 +9,10 @@ from typing import Any
 import pytest
 
 from tests.factories import CriterionFactory, periods, plan_task
-from tests.faults.helpers import LEAD_REPORT, PDF, png_bytes
+from tests.helpers import LEAD_REPORT, PDF, png_bytes
 from workflow import services
 from workflow.evidence import store
 from workflow.models import PeriodTask
-
-
-@pytest.fixture
-def evidence_root(settings: Any, tmp_path: Path) -> Path:
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-    return settings.EVIDENCE_ROOT
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import atexit
 import functools
 import hashlib
-import io
 import os
 import shutil
 import subprocess
@@ -18,16 +17,6 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-LEAD_REPORT = {"result": "Đã triển khai", "self_assessment": "done", "explanation": "Giải trình"}
-
-
-def png_bytes(seed: int) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", (4, 3), (seed % 256, 30, 30)).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def table_counts() -> dict[str, int]:

@@ -46,11 +46,11 @@ from plans.models import Appendix, Criterion, Plan, PlanTask, PlanUpload, Sectio
 from plans.parsing import Limits, PlanParseError, UnitDirectory, parse_upload, parse_upload_bounded
 from plans.parsing.bounded import child_env
 from plans.uploads import upload_parse
+from tests import helpers
 from tests.jobs import run_queued_jobs
 
-SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
-SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()
-SEED_DOCX = (SEED / "ke-hoach-cchc-2024-phu-luc.docx").read_bytes()
+SEED_TXT = helpers.SEED_TXT.read_bytes()
+SEED_DOCX = helpers.SEED_DOCX.read_bytes()
 MAX_SECONDS = 2.0
 MAX_EXTRA_BYTES = 200 * 1024 * 1024
 HARD_STOP_SECONDS = 3.0

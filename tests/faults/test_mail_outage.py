@@ -29,6 +29,7 @@ from django.urls import reverse
 
 from tests.factories import CriterionFactory, plan_task
 from tests.faults.helpers import PYTHON, ROOT, sqlite_in_memory, subprocess_env
+from tests.helpers import Inbox
 from workflow.models import OutgoingMail, Step
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,15 +48,6 @@ def _shared_database(transactional_db: Any) -> None:
             "the workers are other processes: run on PostgreSQL, or on SQLite with a file "
             "(SQLITE_TEST_NAME=var/test-mail.sqlite3)"
         )
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        self.messages.append(envelope.original_content or envelope.content)
-        return "250 OK"
 
 
 def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:

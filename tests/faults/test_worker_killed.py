@@ -29,7 +29,8 @@ from viewflow.workflow.models import Process, Task
 from audit.models import AuditEvent
 from audit.services import verify_chain
 from tests.factories import CriterionFactory, periods, plan_task
-from tests.faults.helpers import LEAD_REPORT, PYTHON, ROOT, sqlite_in_memory, subprocess_env
+from tests.faults.helpers import PYTHON, ROOT, sqlite_in_memory, subprocess_env
+from tests.helpers import LEAD_REPORT
 from workflow import services
 from workflow.models import PeriodTask, Step
 

@@ -18,13 +18,10 @@ from openpyxl import load_workbook
 from audit.models import AuditEvent
 from plans.models import Appendix, Criterion, Plan, PlanTask, ReportingPeriod, Section, Unit
 from plans.periods import periods_ensure
+from tests.helpers import SEED_DOCX, SEED_TXT
 from workflow import services
 from workflow.management.commands.seed_demo_year import current_period
 from workflow.models import Notification, PeriodTask, Step
-
-SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
-SEED_TXT = SEED / "ke-hoach-cchc-2024-phu-luc.txt"
-SEED_DOCX = SEED / "ke-hoach-cchc-2024-phu-luc.docx"
 
 
 def run(*args: Any) -> str:

@@ -17,23 +17,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from plans.defaults import DEFAULT_UNITS
 from plans.models import Plan
 from plans.parsing import ParsedPlan, PlanParseError, UnitDirectory, parse_upload, parse_upload_bounded
 from plans.parsing.convert import soffice_path
+from tests.helpers import SEED_DOCX
 from tests.jobs import run_queued_jobs
 
-SEED_DOCX = Path(__file__).resolve().parents[2] / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.docx"
 SOFFICE = soffice_path()
 NO_SOFFICE = (
     "LibreOffice (soffice) is not installed: apt-get install libreoffice-writer-nogui to test .doc/.odt"
 )
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-
-
-@pytest.fixture(scope="module")
-def directory() -> UnitDirectory:
-    return UnitDirectory.from_seed(DEFAULT_UNITS)
 
 
 @pytest.fixture(scope="module")

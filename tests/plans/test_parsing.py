@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from plans.defaults import DEFAULT_UNITS
 from plans.parsing import (
     ParsedAppendix,
     ParsedCriterion,
@@ -26,11 +25,8 @@ from plans.parsing import (
     parse_text,
     parse_upload,
 )
+from tests.helpers import SEED, SEED_DOCX, SEED_TXT
 
-# The seed as received, committed with the app (plans/seed/, identical to shared/seed/).
-SEED_DIR = Path(__file__).resolve().parents[2] / "plans" / "seed"
-SEED_TXT = SEED_DIR / "ke-hoach-cchc-2024-phu-luc.txt"
-SEED_DOCX = SEED_DIR / "ke-hoach-cchc-2024-phu-luc.docx"
 MINI_TXT = Path(__file__).resolve().parents[1] / "fixtures" / "plans" / "mini-plan.txt"
 
 VP = "Văn phòng Sở"
@@ -46,13 +42,8 @@ W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
 @pytest.fixture(scope="module")
-def directory() -> UnitDirectory:
-    return UnitDirectory.from_seed(DEFAULT_UNITS)
-
-
-@pytest.fixture(scope="module")
 def seed_plans(directory: UnitDirectory) -> dict[str, ParsedPlan]:
-    assert SEED_TXT.is_file() and SEED_DOCX.is_file(), f"seed files missing under {SEED_DIR}"
+    assert SEED_TXT.is_file() and SEED_DOCX.is_file(), f"seed files missing under {SEED}"
     return {
         "txt": parse_text(SEED_TXT.read_bytes(), directory),
         "docx": parse_docx(SEED_DOCX.read_bytes(), directory),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +14,9 @@ from plans.models import Plan, Unit
 from plans.parsing import parse_upload
 from plans.selectors import PlanFilters, plan_tasks_for_page
 from plans.services import plan_import, unit_directory
+from tests import helpers
 
-SEED_TXT = (
-    Path(__file__).resolve().parents[2] / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.txt"
-).read_bytes()
+SEED_TXT = helpers.SEED_TXT.read_bytes()
 SMALL_TXT = """Phụ lục 1.
 MỤC TIÊU, NHIỆM VỤ VÀ GIẢI PHÁP NĂM 2025
 \tTT
@@ -169,8 +167,7 @@ def test_selector_costs_three_queries_whatever_the_size(
 
 
 @pytest.fixture
-def staff_client(client: Client, make_user: Any, settings: Any) -> Client:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def staff_client(client: Client, make_user: Any) -> Client:
     client.force_login(make_user("cv", unit="QLCN"))
     return client
 

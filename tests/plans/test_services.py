@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db.models import Model
 
 from audit.models import AuditEvent
-from plans.models import Appendix, Criterion, CriterionGroup, Plan, PlanTask, ReportingPeriod, Section, Unit
+from plans.models import Appendix, Plan, PlanTask, ReportingPeriod, Unit
 from plans.parsing import ParsedPlan, parse_upload
 from plans.services import PlanImportError, plan_import, plan_year_from_titles, unit_directory
+from tests import helpers
+from tests.helpers import PLAN_TABLES
 
-SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
-SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()
-SEED_DOCX = (SEED / "ke-hoach-cchc-2024-phu-luc.docx").read_bytes()
-PLAN_TABLES: list[type[Model]] = [
-    Plan,
-    Appendix,
-    Section,
-    CriterionGroup,
-    Criterion,
-    PlanTask,
-    ReportingPeriod,
-    AuditEvent,
-]
+SEED_TXT = helpers.SEED_TXT.read_bytes()
+SEED_DOCX = helpers.SEED_DOCX.read_bytes()
 
 # Edits of the seed text for the "changed file" tests.
 TC11_TASK = "Triển khai thực hiện có hiệu quả, đúng tiến độ các nhiệm vụ kế hoạch CCHC năm 2024 đề ra"

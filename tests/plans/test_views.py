@@ -7,41 +7,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db.models import Model
 from django.test import Client
 from django.urls import reverse
 from django_tasks_db.models import DBTaskResult
 
 from audit.models import AuditEvent
 from plans.models import (
-    Appendix,
-    Criterion,
-    CriterionGroup,
     Plan,
     PlanTask,
     PlanUpload,
-    ReportingPeriod,
-    Section,
 )
+from tests import helpers
+from tests.helpers import CONFIRM, PLAN_TABLES, PREVIEW, UPLOAD, uploads
 from tests.jobs import run_queued_jobs
 
-SEED = Path(__file__).resolve().parents[2] / "plans" / "seed"
-SEED_TXT = (SEED / "ke-hoach-cchc-2024-phu-luc.txt").read_bytes()
-SEED_DOCX = (SEED / "ke-hoach-cchc-2024-phu-luc.docx").read_bytes()
-UPLOAD = reverse("plans:upload")
-PREVIEW = reverse("plans:upload_preview")
-CONFIRM = reverse("plans:upload_confirm")
+SEED_TXT = helpers.SEED_TXT.read_bytes()
+SEED_DOCX = helpers.SEED_DOCX.read_bytes()
 CANCEL = reverse("plans:upload_cancel")
-PLAN_TABLES: list[type[Model]] = [
-    Plan,
-    Appendix,
-    Section,
-    CriterionGroup,
-    Criterion,
-    PlanTask,
-    ReportingPeriod,
-    AuditEvent,
-]
 UNKNOWN_UNIT_TXT = (
     SEED_TXT.decode("utf-8")
     .replace(
@@ -54,15 +36,9 @@ UNKNOWN_UNIT_TXT = (
 
 @pytest.fixture(autouse=True)
 def var_dir(settings: Any, tmp_path: Path) -> Path:
-    """Uploads go to a fresh var/ per test; personas get a fast password hasher."""
+    """Uploads go to a fresh var/ per test."""
     settings.VAR_DIR = tmp_path
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     return tmp_path
-
-
-def uploads(var_dir: Path) -> list[str]:
-    directory = var_dir / "uploads"
-    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
 
 def nothing_written() -> bool:

@@ -12,11 +12,9 @@ import datetime
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-import time_machine
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -27,11 +25,11 @@ from plans.defaults import DEFAULT_UNITS
 from plans.models import Membership, Plan, PlanTask, ReportingPeriod
 from plans.parsing import parse_upload
 from plans.services import plan_import, unit_directory
+from tests.helpers import SEED_DOCX, at
 from workflow import selectors, services
 from workflow.evidence import StoredFile
 from workflow.models import PeriodTask, Step
 
-SEED_DOCX = Path(__file__).resolve().parents[2] / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.docx"
 TZ = datetime.timezone(datetime.timedelta(hours=7))
 SCRIPT = "<script>alert('x')</script>"
 # The seed tasks the scenario runs in Quý I (keys of plan_import).
@@ -67,10 +65,6 @@ def module_db(django_db_blocker: Any) -> Iterator[None]:
         with transaction.atomic():
             yield
             transaction.set_rollback(True)
-
-
-def at(day: datetime.date, hour: int = 9) -> Any:
-    return time_machine.travel(datetime.datetime(day.year, day.month, day.day, hour, tzinfo=TZ), tick=False)
 
 
 def pdf_pages(data: bytes) -> list[str]:

@@ -23,16 +23,13 @@ from plans.models import Appendix, Criterion, Plan, PlanTask, PlanUpload, Sectio
 from plans.parsing import PlanParseError, UnitDirectory, parse_xlsx
 from plans.services import plan_import, unit_directory
 from plans.xlsx import INHERITED_FILL, plan_xlsx
+from tests.helpers import CONFIRM, PREVIEW, SEED_DOCX, UPLOAD, at, uploads
 from tests.jobs import run_queued_jobs
-from tests.reports.conftest import REPORT_DAY, SEED_DOCX, at, department, import_seed, module_db, run_quarter
+from tests.reports.conftest import REPORT_DAY, department, import_seed, module_db, run_quarter
 from workflow.reports import selectors
 from workflow.reports.xlsx import DETAIL_HEADERS, period_report_xlsx
 
 pytestmark = pytest.mark.django_db  # the test database must exist for the module fixture
-
-UPLOAD = reverse("plans:upload")
-PREVIEW = reverse("plans:upload_preview")
-CONFIRM = reverse("plans:upload_confirm")
 
 
 def snapshot(plan: Plan) -> list[tuple[Any, ...]]:
@@ -249,11 +246,6 @@ def test_period_workbook_lists_every_task_with_its_result_under_the_documents_co
 def var_dir(settings: Any, tmp_path: Path) -> Path:
     settings.VAR_DIR = tmp_path
     return tmp_path
-
-
-def uploads(var_dir: Path) -> list[str]:
-    directory = var_dir / "uploads"
-    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
 
 
 def upload(client: Client, data: bytes, name: str) -> Any:

@@ -35,22 +35,12 @@ from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
 from django.utils.html import escape
 
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import PERSONAS
 from workflow import services
 from workflow.evidence import store
 from workflow.models import Evidence, Notification, PeriodTask, Step
 
 ANON = "anonymous"
-PERSONAS = (
-    "staff",  # QLCN: neither lead nor partner of the run
-    "unit_head",  # QLCN's head
-    "other_staff",  # QLTM: the lead unit
-    "atnl_staff",  # ATNL: the partner unit
-    "office_reviewer",
-    "director",
-    "deputy",  # oversees QLCN
-    "other_deputy",  # oversees ATNL
-    "auditor",
-)
 IDENTITIES = (ANON, *PERSONAS)
 
 Who = frozenset[str]

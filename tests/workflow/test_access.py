@@ -18,22 +18,12 @@ from viewflow.workflow.models import Task
 from audit.models import AuditEvent
 from plans import roles
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import PERSONAS
 from workflow import access, services
 from workflow.models import Evidence, Notification, PeriodTask, Step
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
-PERSONAS = (
-    "staff",
-    "unit_head",
-    "other_staff",
-    "atnl_staff",
-    "office_reviewer",
-    "director",
-    "deputy",
-    "other_deputy",
-    "auditor",
-)
 STAGES = ("lead", "partner", "review", "sign_off")
 # Who may claim the open step at each stage (the unit head of QLCN may also assign at "lead").
 MAY_CLAIM = {
@@ -49,11 +39,6 @@ DENIED = [(stage, persona) for stage in STAGES for persona in PERSONAS if person
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)

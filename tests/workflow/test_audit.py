@@ -33,14 +33,12 @@ from plans import organisation, roles
 from plans.models import Membership, PlanTask
 from plans.parsing import parse_upload
 from plans.services import plan_import, unit_directory
-from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import PDF, SEED_TXT
 from tests.jobs import run_queued_jobs
 from workflow import services
 from workflow.evidence import store
 from workflow.models import OutgoingMail, PeriodTask, Step
 
-SEED = Path(__file__).resolve().parents[2] / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.txt"
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 LEAD_REPORT = {
     "result": "Đã triển khai",
     "self_assessment": "done",
@@ -60,24 +58,6 @@ def new_actions(call: Callable[[], Any]) -> list[str]:
 
 def last_event(action: str) -> AuditEvent:
     return AuditEvent.objects.filter(action=action).order_by("-seq").first()
-
-
-@pytest.fixture
-def evidence_root(settings: Any, tmp_path: Path) -> Path:
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-    return settings.EVIDENCE_ROOT
-
-
-@pytest.fixture
-def launch(units: dict[str, Any], personas: dict[str, Any]) -> Callable[..., PeriodTask]:
-    def _launch(lead: list[str], partners: list[str] = ()) -> PeriodTask:  # type: ignore[assignment]
-        criterion = CriterionFactory()
-        task = plan_task(criterion, lead=[units[u] for u in lead], partners=[units[u] for u in partners])
-        period = periods(criterion.section.appendix.plan)["Q1"]
-        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-        return PeriodTask.objects.get(plan_task=task)
-
-    return _launch
 
 
 def claim_and_submit(step: Step, user: Any, **data: Any) -> list[str]:
@@ -179,10 +159,10 @@ def test_every_workflow_action_records_exactly_one_event(
 
 
 def test_plan_import_records_one_event(units: dict[str, Any], personas: dict[str, Any]) -> None:
-    parsed = parse_upload(SEED.name, SEED.read_bytes(), unit_directory())
+    parsed = parse_upload(SEED_TXT.name, SEED_TXT.read_bytes(), unit_directory())
     reviewer = personas["office_reviewer"]
     assert new_actions(
-        lambda: plan_import(parsed=parsed, source_name=SEED.name, source_sha256="a" * 64, actor=reviewer)
+        lambda: plan_import(parsed=parsed, source_name=SEED_TXT.name, source_sha256="a" * 64, actor=reviewer)
     ) == ["plan_imported"]
     event = last_event("plan_imported")
     assert (event.actor, event.data["added"], event.data["sha256"]) == (

@@ -11,10 +11,10 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import LEAD_REPORT
 from workflow import services
 from workflow.models import PeriodTask, Step
 
-LEAD_REPORT = {"result": "Đã triển khai", "self_assessment": "done", "explanation": "Giải trình"}
 URL = reverse("workflow:bulk_approve")
 
 

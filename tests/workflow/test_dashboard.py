@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from plans.models import PlanTask, ReportingPeriod, Unit
 from tests.factories import AppendixFactory, CriterionFactory, PlanFactory, SectionFactory, periods, plan_task
+from tests.helpers import do
 from workflow import counting, services
 from workflow.dashboard import selectors as dashboard_selectors
 from workflow.dashboard import views as dashboard_views
@@ -49,11 +50,6 @@ def at(year: int, month: int, day: int, hour: int = 9, minute: int = 0) -> datet
 
 def travel(moment: datetime.datetime) -> Any:
     return time_machine.travel(moment, tick=False)
-
-
-def do(step: Step, user: Any, **data: Any) -> None:
-    services.step_claim(step_id=step.pk, user=user)
-    services.step_submit(step_id=step.pk, user=user, data=data)
 
 
 def complete(pt: PeriodTask, when: datetime.datetime) -> None:

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import datetime
-import zoneinfo
 from typing import Any
 
 import pytest
-import time_machine
 from django.urls import reverse
 
 from plans import calendar
 from plans.models import PlanTask, ReportingPeriod
 from tests.factories import CriterionFactory, PlanFactory, periods, plan_task
+from tests.helpers import LEAD_REPORT, TZ, at, do
 from workflow import counting, services
 from workflow.models import Bucket, PeriodTask, Step
 
 D = datetime.date
-TZ = zoneinfo.ZoneInfo("Asia/Ho_Chi_Minh")
-LEAD_REPORT = {"result": "Đã triển khai", "self_assessment": "done", "explanation": "Giải trình"}
-
-
-def at(day: datetime.date, hour: int = 9) -> Any:
-    return time_machine.travel(datetime.datetime(day.year, day.month, day.day, hour, tzinfo=TZ), tick=False)
-
-
-def do(step: Step, user: Any, **data: Any) -> None:
-    services.step_claim(step_id=step.pk, user=user)
-    services.step_submit(step_id=step.pk, user=user, data=data)
 
 
 def due_dates(period: ReportingPeriod) -> dict[str, datetime.date]:

@@ -21,11 +21,10 @@ from PIL import Image
 
 from audit.models import AuditEvent
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import PDF
 from workflow import services
 from workflow.evidence import MACRO_MESSAGE, EvidenceRejected, ole2_entry_names, safe_name, store
 from workflow.models import Evidence, PeriodTask, Step
-
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 
 def png_bytes() -> bytes:
@@ -102,17 +101,6 @@ def attachment_name(response: Any) -> str:
 
 def files_under(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def evidence_root(settings: Any, tmp_path: Path) -> Path:
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-    return settings.EVIDENCE_ROOT
 
 
 @pytest.fixture

@@ -25,46 +25,27 @@ from audit.models import AuditAction, AuditEvent
 from audit.services import audit_record
 from plans.models import ReportingPeriod
 from tests.factories import CriterionFactory, PlanFactory, periods, plan_task
+from tests.helpers import PDF, client_for, do
 from workflow import services
 from workflow.evidence import store
 from workflow.history.selectors import PAGE_SIZE
-from workflow.models import PeriodTask, Step
+from workflow.models import PeriodTask
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PDF_SHA = hashlib.sha256(PDF).hexdigest()
 LEAD_REPORT = {"result": "Đã ban hành kế hoạch", "self_assessment": "done", "explanation": ""}
-
-
-def login(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def text_of(response: Any) -> str:
     return unicodedata.normalize("NFC", response.content.decode())
 
 
-def do(step: Step, user: Any, **data: Any) -> None:
-    services.step_claim(step_id=step.pk, user=user)
-    services.step_submit(step_id=step.pk, user=user, data=data)
-
-
 @pytest.fixture
-def evidence_root(settings: Any, tmp_path: Path) -> Path:
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-    return settings.EVIDENCE_ROOT
+def launch(launch: Callable[..., PeriodTask]) -> Callable[..., PeriodTask]:
+    """tests/workflow/conftest.py's launch, by default led by QLCN with QLTM as partner."""
 
-
-@pytest.fixture
-def launch(units: dict[str, Any], personas: dict[str, Any]) -> Callable[..., PeriodTask]:
     def _launch(lead: list[str] = ["QLCN"], partners: list[str] = ["QLTM"]) -> PeriodTask:  # noqa: B006
-        criterion = CriterionFactory()
-        task = plan_task(criterion, lead=[units[u] for u in lead], partners=[units[u] for u in partners])
-        period = periods(criterion.section.appendix.plan)["Q1"]
-        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-        return PeriodTask.objects.get(plan_task=task)
+        return launch(lead, partners)
 
     return _launch
 
@@ -123,7 +104,7 @@ def finish(pt: PeriodTask, personas: dict[str, Any]) -> None:
 def test_history_page_and_downloads_by_role(
     returned_task: PeriodTask, personas: dict[str, Any], persona: str, status: int
 ) -> None:
-    client = login(personas[persona])
+    client = client_for(personas[persona])
     for name in ("history:task", "history:task_xlsx"):
         assert client.get(reverse(name, args=[returned_task.pk])).status_code == status, name
 
@@ -133,11 +114,11 @@ def test_anonymous_is_sent_to_login_and_unknown_task_is_404(returned_task: Perio
         response = Client().get(reverse(name, args=[returned_task.pk]))
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
-    assert login(personas["auditor"]).get(reverse("history:task", args=[10**9])).status_code == 404
+    assert client_for(personas["auditor"]).get(reverse("history:task", args=[10**9])).status_code == 404
 
 
 def test_uninvolved_unit_cannot_download_the_pdf(returned_task: PeriodTask, personas: dict[str, Any]) -> None:
-    response = login(personas["atnl_staff"]).get(reverse("history:task_pdf", args=[returned_task.pk]))
+    response = client_for(personas["atnl_staff"]).get(reverse("history:task_pdf", args=[returned_task.pk]))
     assert response.status_code == 403
 
 
@@ -147,7 +128,7 @@ def test_uninvolved_unit_cannot_download_the_pdf(returned_task: PeriodTask, pers
 def test_history_page_shows_who_unit_when_what_why_and_file_hashes(
     returned_task: PeriodTask, personas: dict[str, Any], units: dict[str, Any]
 ) -> None:
-    page = text_of(login(personas["auditor"]).get(reverse("history:task", args=[returned_task.pk])))
+    page = text_of(client_for(personas["auditor"]).get(reverse("history:task", args=[returned_task.pk])))
     # who, unit, when (local time, dd/mm/yyyy HH:MM), what
     assert "01/03/2024 08:30" in page
     assert "05/03/2024 14:45" in page
@@ -173,14 +154,14 @@ def test_history_chart_shows_open_partner_units_and_the_end_when_signed_off(
 ) -> None:
     pt = launch(partners=["QLTM", "ATNL"])
     do(pt.steps.get(kind="lead"), personas["staff"], **{**LEAD_REPORT, "explanation": "Bản giấy"})
-    page = text_of(login(personas["auditor"]).get(reverse("history:task", args=[pt.pk])))
+    page = text_of(client_for(personas["auditor"]).get(reverse("history:task", args=[pt.pk])))
     assert re.search(r'<g id="flow-node-partner"[^>]*class="current"', page)
     assert f"Phối hợp cho ý kiến – đang xử lý: {units['QLTM'].name}, {units['ATNL'].name}" in page
     for step, user in ((pt.steps.get(kind="partner", unit=units["QLTM"]), "other_staff"),):
         do(step, personas[user], no_opinion=True)
     do(pt.steps.get(kind="partner", unit=units["ATNL"]), personas["atnl_staff"], no_opinion=True)
     finish(pt, personas)
-    page = text_of(login(personas["auditor"]).get(reverse("history:task", args=[pt.pk])))
+    page = text_of(client_for(personas["auditor"]).get(reverse("history:task", args=[pt.pk])))
     assert re.search(r'<g id="flow-node-end"[^>]*class="current"', page)
     assert "Phê duyệt" in page
 
@@ -190,7 +171,7 @@ def test_history_page_costs_the_same_queries_for_a_short_and_a_long_history(
 ) -> None:
     short = launch()
     finish(returned_task, personas)
-    client = login(personas["auditor"])
+    client = client_for(personas["auditor"])
     client.get(reverse("history:task", args=[short.pk]))  # warm caches (content types, sessions)
     counts = []
     for pt in (short, returned_task):
@@ -210,7 +191,7 @@ def test_history_page_costs_the_same_queries_for_a_short_and_a_long_history(
 def test_pdf_download_contains_the_vietnamese_action_labels(
     returned_task: PeriodTask, personas: dict[str, Any]
 ) -> None:
-    response = login(personas["staff"]).get(reverse("history:task_pdf", args=[returned_task.pk]))
+    response = client_for(personas["staff"]).get(reverse("history:task_pdf", args=[returned_task.pk]))
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"].startswith('attachment; filename="lich-su-nhiem-vu-')
@@ -231,7 +212,7 @@ def test_pdf_download_contains_the_vietnamese_action_labels(
 
 
 def test_xlsx_download_has_one_row_per_event(returned_task: PeriodTask, personas: dict[str, Any]) -> None:
-    response = login(personas["auditor"]).get(reverse("history:task_xlsx", args=[returned_task.pk]))
+    response = client_for(personas["auditor"]).get(reverse("history:task_xlsx", args=[returned_task.pk]))
     assert response.status_code == 200
     assert response["Content-Disposition"].endswith('.xlsx"')
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
@@ -258,7 +239,7 @@ def test_xlsx_keeps_formula_like_text_as_text(
         decision="lead",
         reason='=HYPERLINK("http://x")',
     )
-    response = login(personas["auditor"]).get(reverse("history:task_xlsx", args=[pt.pk]))
+    response = client_for(personas["auditor"]).get(reverse("history:task_xlsx", args=[pt.pk]))
     sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
     cell = next(row[7] for row in sheet.iter_rows(min_row=3) if row[5].value == "Trả lại")
     assert (cell.value, cell.data_type) == ('=HYPERLINK("http://x")', "s")
@@ -284,7 +265,7 @@ SEARCH = reverse("history:search")
 def test_audit_search_is_for_auditors_leadership_and_the_office(
     personas: dict[str, Any], persona: str, status: int
 ) -> None:
-    assert login(personas[persona]).get(SEARCH).status_code == status
+    assert client_for(personas[persona]).get(SEARCH).status_code == status
 
 
 def test_audit_search_needs_login(db: Any) -> None:
@@ -299,7 +280,7 @@ def seqs(response: Any) -> list[int]:
 def test_audit_search_filters_by_person_unit_action_period_and_dates(
     returned_task: PeriodTask, personas: dict[str, Any], units: dict[str, Any]
 ) -> None:
-    client = login(personas["auditor"])
+    client = client_for(personas["auditor"])
     events = AuditEvent.objects.order_by("-seq")
 
     def expect(params: dict[str, Any], queryset: Any) -> None:
@@ -345,7 +326,7 @@ def test_audit_search_filters_by_person_unit_action_period_and_dates(
 def test_bad_search_values_get_400_with_a_vietnamese_message(
     personas: dict[str, Any], params: dict[str, str], message: str
 ) -> None:
-    response = login(personas["auditor"]).get(SEARCH, params)
+    response = client_for(personas["auditor"]).get(SEARCH, params)
     assert response.status_code == 400
     assert message in text_of(response)
 
@@ -382,7 +363,7 @@ def test_audit_search_reaches_every_period_of_every_plan_and_says_when_one_is_un
         ReportingPeriod.objects.select_related("plan"), key=lambda p: (-p.plan.year, -p.plan_id, p.deadline)
     )
     with time_machine.travel(SEARCH_DAY, tick=False):
-        client = login(personas["auditor"])
+        client = client_for(personas["auditor"])
         everything = client.get(SEARCH)
         one_period = client.get(SEARCH, {"period": asked.pk})
         no_runs = client.get(SEARCH, {"period": sibling.pk, "action": "return"})
@@ -419,7 +400,7 @@ def test_audit_search_queries_do_not_grow_with_plans_and_periods(
     def measure() -> list[int]:
         counts = []
         with time_machine.travel(SEARCH_DAY, tick=False):
-            client = login(personas["office_reviewer"])
+            client = client_for(personas["office_reviewer"])
             for params in searches:
                 client.get(SEARCH, params)  # warm-up
                 with CaptureQueriesContext(connection) as queries:
@@ -452,7 +433,7 @@ def make_events(n: int, actor: Any) -> None:
 def test_audit_search_pages_newest_first_by_seq(personas: dict[str, Any]) -> None:
     make_events(PAGE_SIZE * 2 + 20, personas["staff"])
     last = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
-    client = login(personas["auditor"])
+    client = client_for(personas["auditor"])
     first = client.get(SEARCH, {"action": "claim"})
     assert seqs(first) == list(range(last, last - PAGE_SIZE, -1))
     older = last - PAGE_SIZE + 1
@@ -471,7 +452,7 @@ def test_audit_search_pages_newest_first_by_seq(personas: dict[str, Any]) -> Non
 def test_audit_search_costs_the_same_queries_for_10_and_200_events(
     personas: dict[str, Any], filters: dict[str, str]
 ) -> None:
-    client = login(personas["auditor"])
+    client = client_for(personas["auditor"])
     client.get(SEARCH)
     counts = []
     for n in (10, 190):
@@ -530,6 +511,6 @@ def test_history_page_shows_the_runs_status_by_the_counting_rule(
                 period_task_id=run.pk, actor=personas["office_reviewer"], reason="Trùng"
             )
     with time_machine.travel(datetime.datetime(day.year, day.month, day.day, 9, tzinfo=HANOI), tick=False):
-        response = login(personas["auditor"]).get(reverse("history:task", args=[run.pk]))
+        response = client_for(personas["auditor"]).get(reverse("history:task", args=[run.pk]))
     assert response.status_code == 200
     assert STATUS_PILL.search(text_of(response)).groups() == expected

@@ -14,7 +14,6 @@ import email.policy
 import threading
 from collections import Counter
 from io import StringIO
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,11 +31,11 @@ from plans.defaults import DEFAULT_UNITS
 from plans.parsing import UnitDirectory, parse_upload
 from plans.services import plan_import, unit_directory
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import SEED_TXT, Inbox
 from tests.jobs import run_queued_jobs
 from workflow import mail, services
 from workflow.models import Notification, OutgoingMail, PeriodTask, Step
 
-SEED_TXT = Path(__file__).resolve().parents[2] / "plans" / "seed" / "ke-hoach-cchc-2024-phu-luc.txt"
 LEAD_REPORT = {"result": "Đã làm", "self_assessment": "done", "explanation": "Hồ sơ giấy"}
 START = datetime.datetime(2024, 2, 1, 8, 0, tzinfo=datetime.UTC)
 SMTP_PORT = 18201  # this branch's ports: 18200-18219
@@ -372,17 +371,6 @@ def test_two_workers_at_once_send_each_mail_once(units: dict[str, Any], personas
 
 
 # --- a real SMTP server, the seed plan's task 32 ---------------------------------------------
-
-
-class Inbox:
-    """aiosmtpd handler: keeps every message as received."""
-
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        self.messages.append(envelope.original_content or envelope.content)
-        return "250 OK"
 
 
 @pytest.fixture

@@ -16,31 +16,17 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from plans import roles
-from plans.models import Criterion, PlanTask
-from tests.factories import CriterionFactory, periods, plan_task
+from plans.models import Criterion
+from tests.factories import periods, plan_task
+from tests.helpers import LEAD_DONE, launch
 from tests.jobs import run_queued_jobs
 from workflow import services
-from workflow.models import Notification, OutgoingMail, PeriodTask, Step
+from workflow.models import Notification, OutgoingMail, Step
 from workflow.notifications import notification_text
 
-LEAD_DONE = {"result": "Đã ban hành kế hoạch", "self_assessment": "done", "explanation": "Không có tệp"}
 BADGE = re.compile(r'<span class="badge">(\d+)</span>')
 LONG_TASK = " ".join(["Rà soát, đơn giản hóa thủ tục hành chính nội bộ"] * 8)  # 390 characters
 HANOI = datetime.timezone(datetime.timedelta(hours=7))
-
-
-@pytest.fixture
-def criterion(db: Any) -> Criterion:
-    return CriterionFactory()
-
-
-@pytest.fixture
-def q1(criterion: Criterion) -> Any:
-    return periods(criterion.section.appendix.plan)["Q1"]
-
-
-def launch(period: Any, personas: dict[str, Any], tasks: list[PlanTask]) -> list[PeriodTask]:
-    return services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=tasks).started
 
 
 def decide(step: Step, user: Any, decision: str, reason: str = "") -> None:

@@ -14,11 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from plans.models import Appendix, Criterion, PlanTask, ReportingPeriod, Section
-from tests.factories import CriterionFactory, periods, plan_task
+from tests.factories import periods, plan_task
+from tests.helpers import LEAD_DONE, launch
 from workflow import services
 from workflow.models import Notification, PeriodTask, Step
 
-LEAD_DONE = {"result": "Đã ban hành kế hoạch", "self_assessment": "done", "explanation": "Không có tệp"}
 # The most queries a page may take, whatever the number of processes.
 QUERY_BUDGET = 15
 # The step page: 16 for its assignee, 17 for a unit head (the member list of the assign form);
@@ -27,26 +27,6 @@ STEP_PAGE_BUDGET = 17
 LIST_PAGES = ("my_steps", "unit_queue", "awaiting", "done_by_me")
 STEP_LINK = re.compile(r'href="/quy-trinh/buoc/(\d+)/"')
 ROW = re.compile(r'<tr class="([^"]*)">(.*?)</tr>', re.S)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def criterion(db: Any) -> Criterion:
-    return CriterionFactory()
-
-
-@pytest.fixture
-def q1(criterion: Criterion) -> Any:
-    return periods(criterion.section.appendix.plan)["Q1"]
-
-
-def launch(period: Any, personas: dict[str, Any], tasks: list[PlanTask]) -> list[PeriodTask]:
-    result = services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=tasks)
-    return result.started
 
 
 def lead_of(period_task: PeriodTask) -> Step:
@@ -673,12 +653,6 @@ def test_opening_a_notification_marks_it_read_and_goes_to_the_step(
 # --- returned work, typed text, deciders' page ---------------------------------------------------
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
-
-
-@pytest.fixture
-def evidence_root(settings: Any, tmp_path: Any) -> Any:
-    settings.EVIDENCE_ROOT = tmp_path / "evidence"
-    return settings.EVIDENCE_ROOT
 
 
 def claim_submit(step: Step, user: Any, **data: Any) -> None:

@@ -4,46 +4,16 @@ not), the office may ask more at review, and the flow's partner split reads the 
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
 from plans.defaults import DEFAULT_UNITS
 from plans.parsing import UnitDirectory
-from tests.factories import CriterionFactory, periods, plan_task
+from tests.factories import CriterionFactory, plan_task
+from tests.helpers import LEAD_REPORT, do, open_steps
 from workflow import selectors, services
-from workflow.models import PeriodTask, Step, TaskProcess
-
-LEAD_REPORT = {"result": "Đã triển khai", "self_assessment": "done", "explanation": "Giải trình"}
-
-
-def do(step: Step, user: Any, **data: Any) -> None:
-    services.step_claim(step_id=step.pk, user=user)
-    services.step_submit(step_id=step.pk, user=user, data=data)
-
-
-def open_steps(pt: PeriodTask) -> list[tuple[str, str | None]]:
-    return [
-        (s.kind, s.unit.short_name if s.unit else None) for s in pt.steps.filter(state="open").order_by("pk")
-    ]
-
-
-@pytest.fixture
-def launch(units, personas):
-    def _launch(lead: list[str], partners: list[str] = (), named: list[str] | None = None) -> PeriodTask:
-        criterion = CriterionFactory()
-        task = plan_task(criterion, lead=[units[u] for u in lead], partners=[units[u] for u in partners])
-        if named is not None:  # the plan names only these; a collective phrase covers the others
-            task.partner_text = "; ".join([*(units[u].name for u in named), "Các phòng, đơn vị thuộc sở"])
-            task.save(update_fields=["partner_text"])
-            task.partner_units_named.set([units[u] for u in named])
-        period = periods(criterion.section.appendix.plan)["Q1"]
-        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-        return PeriodTask.objects.get(plan_task=task)
-
-    return _launch
+from workflow.models import TaskProcess
 
 
 def test_the_lead_asks_only_the_partner_units_it_ticks(launch, personas, units):

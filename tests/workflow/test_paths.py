@@ -8,6 +8,7 @@ import pytest
 
 from audit.models import AuditEvent
 from tests.factories import CriterionFactory, periods, plan_task
+from tests.helpers import do, open_steps
 from workflow import services
 from workflow.models import PeriodTask, Step
 
@@ -16,29 +17,6 @@ LEAD_REPORT = {
     "self_assessment": "done",
     "explanation": "Chưa có tệp, xin giải trình",
 }
-
-
-def do(step: Step, user: Any, **data: Any) -> None:
-    services.step_claim(step_id=step.pk, user=user)
-    services.step_submit(step_id=step.pk, user=user, data=data)
-
-
-def open_steps(pt: PeriodTask) -> list[tuple[str, str | None]]:
-    return [
-        (s.kind, s.unit.short_name if s.unit else None) for s in pt.steps.filter(state="open").order_by("pk")
-    ]
-
-
-@pytest.fixture
-def launch(units, personas):
-    def _launch(lead: list[str], partners: list[str] = ()) -> PeriodTask:
-        criterion = CriterionFactory()
-        task = plan_task(criterion, lead=[units[u] for u in lead], partners=[units[u] for u in partners])
-        period = periods(criterion.section.appendix.plan)["Q1"]
-        services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-        return PeriodTask.objects.get(plan_task=task)
-
-    return _launch
 
 
 def test_task_without_partners_goes_straight_to_review(launch, personas):
