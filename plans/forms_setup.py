@@ -24,8 +24,6 @@ _SHORT_NAME = re.compile(r"[A-Za-z0-9&.\-]{1,20}")
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,39}")
 DATE_FORMATS = ["%d/%m/%Y", "%Y-%m-%d"]
 _REQUIRED = "Không được để trống."
-# Django's Vietnamese catalogue lacks its NUL-character message: given here by its code.
-_NUL = {"null_characters_not_allowed": "Không được chứa ký tự NUL (\\x00)."}
 
 
 def _clean_text(value: str) -> str:
@@ -38,13 +36,13 @@ class UnitForm(forms.Form):
     name = forms.CharField(
         label="Tên đơn vị",
         max_length=200,
-        error_messages={"required": _REQUIRED, "max_length": "Tối đa 200 ký tự.", **_NUL},
+        error_messages={"required": _REQUIRED, "max_length": "Tối đa 200 ký tự."},
     )
     short_name = forms.CharField(
         label="Tên viết tắt",
         max_length=20,
         help_text="Chữ không dấu, số, dấu chấm, gạch ngang; ví dụ QLCN.",
-        error_messages={"required": _REQUIRED, "max_length": "Tối đa 20 ký tự.", **_NUL},
+        error_messages={"required": _REQUIRED, "max_length": "Tối đa 20 ký tự."},
     )
     kind = forms.ChoiceField(
         label="Loại đơn vị",
@@ -72,7 +70,7 @@ class UnitForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Mỗi dòng một tên, như cách viết trong các kế hoạch cũ; tên cũ được giữ tự động khi đổi tên.",
-        error_messages={"max_length": "Tối đa 2000 ký tự.", **_NUL},
+        error_messages={"max_length": "Tối đa 2000 ký tự."},
     )
     order = forms.IntegerField(
         label="Thứ tự",
@@ -132,7 +130,7 @@ class PersonForm(forms.Form):
         label="Tên đăng nhập",
         max_length=40,
         help_text="Chữ thường không dấu, số, dấu chấm, gạch; ví dụ qlcn.nguyenvana.",
-        error_messages={"required": _REQUIRED, "max_length": "Tối đa 40 ký tự.", **_NUL},
+        error_messages={"required": _REQUIRED, "max_length": "Tối đa 40 ký tự."},
     )
     password = forms.CharField(
         label="Mật khẩu ban đầu",
@@ -140,17 +138,17 @@ class PersonForm(forms.Form):
         max_length=128,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
         help_text="Ít nhất 8 ký tự, không toàn số, không quá giống tên đăng nhập.",
-        error_messages={"required": _REQUIRED, "max_length": "Tối đa 128 ký tự.", **_NUL},
+        error_messages={"required": _REQUIRED, "max_length": "Tối đa 128 ký tự."},
     )
     last_name = forms.CharField(
         label="Họ và tên đệm",
         max_length=NAME_LIMIT,
-        error_messages={"required": _REQUIRED, "max_length": "Tối đa 150 ký tự.", **_NUL},
+        error_messages={"required": _REQUIRED, "max_length": "Tối đa 150 ký tự."},
     )
     first_name = forms.CharField(
         label="Tên",
         max_length=NAME_LIMIT,
-        error_messages={"required": _REQUIRED, "max_length": "Tối đa 150 ký tự.", **_NUL},
+        error_messages={"required": _REQUIRED, "max_length": "Tối đa 150 ký tự."},
     )
     email = forms.EmailField(
         label="Thư điện tử",
@@ -159,7 +157,6 @@ class PersonForm(forms.Form):
         error_messages={
             "invalid": "Địa chỉ thư điện tử không hợp lệ.",
             "max_length": "Tối đa 254 ký tự.",
-            **_NUL,
         },
     )
     unit = forms.ModelChoiceField(
