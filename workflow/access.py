@@ -157,7 +157,7 @@ _CHECKS = {"claim": may_claim, "assign": may_assign, "execute": may_execute}
 
 def period_task_get_for_user(*, user: AnyUser, pk: int) -> PeriodTask:
     try:
-        period_task = PeriodTask.objects.select_related("plan_task", "period").get(pk=pk)
+        period_task = PeriodTask.objects.select_related("plan_task", "period__plan").get(pk=pk)
     except PeriodTask.DoesNotExist as exc:
         raise Http404("Không tìm thấy nhiệm vụ.") from exc
     if not may_view_period_task(user, period_task):

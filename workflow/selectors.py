@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Case,
+    Count,
     Exists,
     F,
     IntegerField,
@@ -28,6 +29,7 @@ from django.db.models import (
     TextField,
     Value,
     When,
+    Window,
 )
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -363,6 +365,32 @@ def step_rows(qs: QuerySet[Step], start: int, stop: int) -> list[tuple[Any, ...]
     return list(qs.values_list(*STEP_ROW_COLUMNS)[start:stop])
 
 
+@dataclass(frozen=True)
+class StepPage:
+    rows: list[tuple[Any, ...]]  # tuples of STEP_ROW_COLUMNS
+    total: int | None  # the whole list's size; None when the slice is empty
+    reasons: dict[int, str]  # why each returned step on the page was returned
+
+
+def step_page(qs: QuerySet[Step], start: int, stop: int, *, reasons: bool = False) -> StepPage:
+    """Rows ``start:stop`` of a step list, the list's total (a window count in the same query)
+    and, with ``reasons``, why each returned step was returned: one query."""
+    if reasons and "return_reason" not in qs.query.annotations:
+        qs = qs.annotate(return_reason=_return_reason())
+    extra = ("return_reason",) if reasons else ()
+    values = list(
+        qs.annotate(list_total=Window(Count("pk"))).values_list(*STEP_ROW_COLUMNS, *extra, "list_total")[
+            start:stop
+        ]
+    )
+    width = len(STEP_ROW_COLUMNS)
+    return StepPage(
+        rows=[row[:width] for row in values],
+        total=values[0][-1] if values else None,
+        reasons={row[0]: row[width] for row in values if reasons and row[width] is not None},
+    )
+
+
 def steps_assigned_to(user: Any) -> QuerySet[Step]:
     """Việc của tôi: open steps assigned to the user."""
     return _steps().filter(assignee=user, state=Step.State.OPEN).order_by(*LIST_ORDER)
@@ -511,16 +539,3 @@ def returned_first(qs: QuerySet[Step]) -> QuerySet[Step]:
     return qs.annotate(return_reason=_return_reason()).order_by(
         Case(When(return_reason__isnull=False, then=0), default=1), *order
     )
-
-
-def return_reasons(step_ids: list[int]) -> dict[int, str]:
-    """Why each returned step among ``step_ids`` was returned (one query; the others are absent)."""
-    if not step_ids:
-        return {}
-    rows = (
-        Step.objects.filter(pk__in=step_ids, round__gt=1, kind__in=list(RETURNED_BY_DECISION))
-        .annotate(return_reason=_return_reason())
-        .filter(return_reason__isnull=False)
-        .values_list("pk", "return_reason")
-    )
-    return dict(rows)

@@ -29,6 +29,7 @@ from workflow.models import BUCKET_COLOURS, Evidence, Notification, Step
 from workflow.notifications import notifications_mark_read
 
 PAGE_SIZE = 50
+MAX_PAGE = 10**9  # a larger page number is the last page (no OFFSET of 10**20 rows)
 
 
 def step_redirect(request: HttpRequest, **kwargs: Any) -> HttpResponse:
@@ -124,18 +125,28 @@ def _rows(values: list[tuple[Any, ...]], today: datetime.date) -> list[dict[str,
 
 
 def _page(
-    request: HttpRequest, qs: QuerySet[Step], today: datetime.date
+    request: HttpRequest, qs: QuerySet[Step], today: datetime.date, *, reasons: bool
 ) -> tuple[list[dict[str, Any]], int, int, int]:
-    """One page and where it stands: (rows, page number, page count, total). Two queries
-    whatever the list's size: the COUNT(*) and the page's rows. A page past the last shows
-    the last one."""
-    total = qs.count()
-    pages = max(1, -(-total // PAGE_SIZE))
+    """One page and where it stands: (rows, page number, page count, total); with ``reasons``,
+    each returned row's ``return_reason``. One query whatever the list's size (the total is a
+    window count of the page's own query); a page past the last costs a COUNT and shows the
+    last one."""
     number = selectors.parse_id(request.GET.get("page", "1")) or 1
-    number = min(number, pages)
+    if number > MAX_PAGE:
+        number = MAX_PAGE
     start = (number - 1) * PAGE_SIZE
-    values = selectors.step_rows(qs, start, start + PAGE_SIZE)
-    return _rows(values, today), number, pages, total
+    page = selectors.step_page(qs, start, start + PAGE_SIZE, reasons=reasons)
+    if page.total is None:  # nothing on this page: an empty list, or past the last page
+        total = qs.count() if number > 1 else 0
+        number = max(1, -(-total // PAGE_SIZE))
+        start = (number - 1) * PAGE_SIZE
+        page = selectors.step_page(qs, start, start + PAGE_SIZE, reasons=reasons) if total else page
+    total = page.total or 0
+    rows = _rows(page.rows, today)
+    if reasons:
+        for row in rows:
+            row["return_reason"] = page.reasons.get(int(row["pk"]))
+    return rows, number, max(1, -(-total // PAGE_SIZE)), total
 
 
 def _step_list(
@@ -154,16 +165,13 @@ def _step_list(
     # Every period of every plan, one <optgroup> per plan (one query); a period the URL names
     # that is none of them is said so on the page, with a 404.
     period_groups = selectors.period_choices(today, filters.period)
+    reasons = bool(extra.pop("return_reasons", False))
     if not selectors.period_known(period_groups, filters.period):
         rows: list[dict[str, Any]] = []
         page, pages, total, status = 1, 1, 0, 404
     else:
-        rows, page, pages, total = _page(request, filters.apply(qs, today), today)
+        rows, page, pages, total = _page(request, filters.apply(qs, today), today, reasons=reasons)
         status = 200
-    if extra.pop("return_reasons", False):
-        reasons = selectors.return_reasons([int(row["pk"]) for row in rows])
-        for row in rows:
-            row["return_reason"] = reasons.get(int(row["pk"]))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
