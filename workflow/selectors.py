@@ -18,7 +18,6 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Case,
-    Count,
     Exists,
     F,
     IntegerField,
@@ -29,7 +28,6 @@ from django.db.models import (
     TextField,
     Value,
     When,
-    Window,
 )
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -365,30 +363,29 @@ def step_rows(qs: QuerySet[Step], start: int, stop: int) -> list[tuple[Any, ...]
     return list(qs.values_list(*STEP_ROW_COLUMNS)[start:stop])
 
 
-@dataclass(frozen=True)
-class StepPage:
-    rows: list[tuple[Any, ...]]  # tuples of STEP_ROW_COLUMNS
-    total: int | None  # the whole list's size; None when the slice is empty
-    reasons: dict[int, str]  # why each returned step on the page was returned
-
-
-def step_page(qs: QuerySet[Step], start: int, stop: int, *, reasons: bool = False) -> StepPage:
-    """Rows ``start:stop`` of a step list, the list's total (a window count in the same query)
-    and, with ``reasons``, why each returned step was returned: one query."""
-    if reasons and "return_reason" not in qs.query.annotations:
-        qs = qs.annotate(return_reason=_return_reason())
-    extra = ("return_reason",) if reasons else ()
-    values = list(
-        qs.annotate(list_total=Window(Count("pk"))).values_list(*STEP_ROW_COLUMNS, *extra, "list_total")[
-            start:stop
-        ]
-    )
-    width = len(STEP_ROW_COLUMNS)
-    return StepPage(
-        rows=[row[:width] for row in values],
-        total=values[0][-1] if values else None,
-        reasons={row[0]: row[width] for row in values if reasons and row[width] is not None},
-    )
+def step_rows_with_reasons(
+    qs: QuerySet[Step], start: int, stop: int
+) -> tuple[list[tuple[Any, ...]], dict[int, str]]:
+    """Rows ``start:stop`` of a step list (tuples of STEP_ROW_COLUMNS) and why each returned
+    step among them was returned. One query when the list already orders by the reason
+    (``returned_first``: Việc của tôi); else a second one for the page's steps only (an
+    annotation on the whole list would be computed for every row before the LIMIT)."""
+    if "return_reason" in qs.query.annotations:
+        values = list(qs.values_list(*STEP_ROW_COLUMNS, "return_reason")[start:stop])
+        width = len(STEP_ROW_COLUMNS)
+        return [row[:width] for row in values], {row[0]: row[width] for row in values if row[width]}
+    rows = step_rows(qs, start, stop)
+    reasons: dict[int, str] = {}
+    if rows:
+        reasons = dict(
+            Step.objects.filter(
+                pk__in=[row[0] for row in rows], round__gt=1, kind__in=list(RETURNED_BY_DECISION)
+            )
+            .annotate(return_reason=_return_reason())
+            .filter(return_reason__isnull=False)
+            .values_list("pk", "return_reason")
+        )
+    return rows, reasons
 
 
 def steps_assigned_to(user: Any) -> QuerySet[Step]:

@@ -29,7 +29,6 @@ from workflow.models import BUCKET_COLOURS, Evidence, Notification, Step
 from workflow.notifications import notifications_mark_read
 
 PAGE_SIZE = 50
-MAX_PAGE = 10**9  # a larger page number is the last page (no OFFSET of 10**20 rows)
 
 
 def step_redirect(request: HttpRequest, **kwargs: Any) -> HttpResponse:
@@ -128,25 +127,22 @@ def _page(
     request: HttpRequest, qs: QuerySet[Step], today: datetime.date, *, reasons: bool
 ) -> tuple[list[dict[str, Any]], int, int, int]:
     """One page and where it stands: (rows, page number, page count, total); with ``reasons``,
-    each returned row's ``return_reason``. One query whatever the list's size (the total is a
-    window count of the page's own query); a page past the last costs a COUNT and shows the
-    last one."""
+    each returned row's ``return_reason``. Two or three queries whatever the list's size: the
+    COUNT(*), the page's rows and, for some lists, why its returned steps came back. A page
+    past the last shows the last one. (A window count in the rows' query was tried: it makes
+    the database build every row of a long list before the LIMIT, 4 times slower.)"""
+    total = qs.count()
+    pages = max(1, -(-total // PAGE_SIZE))
     number = selectors.parse_id(request.GET.get("page", "1")) or 1
-    if number > MAX_PAGE:
-        number = MAX_PAGE
+    number = min(number, pages)
     start = (number - 1) * PAGE_SIZE
-    page = selectors.step_page(qs, start, start + PAGE_SIZE, reasons=reasons)
-    if page.total is None:  # nothing on this page: an empty list, or past the last page
-        total = qs.count() if number > 1 else 0
-        number = max(1, -(-total // PAGE_SIZE))
-        start = (number - 1) * PAGE_SIZE
-        page = selectors.step_page(qs, start, start + PAGE_SIZE, reasons=reasons) if total else page
-    total = page.total or 0
-    rows = _rows(page.rows, today)
-    if reasons:
-        for row in rows:
-            row["return_reason"] = page.reasons.get(int(row["pk"]))
-    return rows, number, max(1, -(-total // PAGE_SIZE)), total
+    if not reasons:
+        return _rows(selectors.step_rows(qs, start, start + PAGE_SIZE), today), number, pages, total
+    values, why = selectors.step_rows_with_reasons(qs, start, start + PAGE_SIZE)
+    rows = _rows(values, today)
+    for row in rows:
+        row["return_reason"] = why.get(int(row["pk"]))
+    return rows, number, pages, total
 
 
 def _step_list(
