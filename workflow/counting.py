@@ -287,7 +287,6 @@ def plan_tables_with_statuses(
     from workflow import selectors
     from workflow.models import BUCKET_COLOURS
 
-    colours = BUCKET_COLOURS
     periods = list(ReportingPeriod.objects.filter(plan=plan).order_by("deadline", "pk"))
     for p in periods:
         p.plan = plan  # the label reads the plan's year: not one query per period
@@ -324,9 +323,11 @@ def plan_tables_with_statuses(
                 continue
             counts[status] += 1
             row.status_label = STATUS_LABELS[status]
-            row.status_colour = colours[status]
+            row.status_colour = BUCKET_COLOURS[status]
             row.partners_asked = ", ".join(asked.get(row.key, []))
-        table.status_counts = [(STATUS_LABELS[s], colours[s], counts[s]) for s in STATUSES if counts[s]]
+        table.status_counts = [
+            (STATUS_LABELS[s], BUCKET_COLOURS[s], counts[s]) for s in STATUSES if counts[s]
+        ]
     return PlanPageResults(period=period, options=options)
 
 

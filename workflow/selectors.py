@@ -54,17 +54,25 @@ class PeriodGroup:
     options: list[tuple[int, str]]
 
 
+class PeriodChoices(list[PeriodGroup]):
+    """A picker's groups, and their options as HTML once printed (by ``blank``), so that the
+    list kept for the pickers is printed once, not on every page."""
+
+    def __init__(self, groups: list[PeriodGroup]) -> None:
+        super().__init__(groups)
+        self.printed: dict[str | None, str] = {}
+
+
 # The pickers' periods, kept per worker process (per database: the benchmark swaps them) for
 # PERIOD_PICKER_CACHE_SECONDS; a saved or deleted plan or period forgets them at once in this
 # process (workflow.apps), and a period another process added is read when a URL names it.
-_picker: dict[tuple[str, bool], tuple[float, list[PeriodGroup]]] = {}
+_picker: dict[tuple[str, bool], tuple[float, PeriodChoices]] = {}
 _picker_lock = threading.Lock()
 
 
 def period_choices_forget(**_signal: Any) -> None:
     with _picker_lock:
         _picker.clear()
-        _options_kept.clear()
 
 
 def period_choices(
@@ -82,7 +90,7 @@ def period_choices(
     fresh = kept is not None and now - kept[0] < settings.PERIOD_PICKER_CACHE_SECONDS
     if kept is not None and fresh and period_known(kept[1], selected):
         return kept[1]
-    groups = _period_groups(with_deadline=with_deadline)
+    groups = PeriodChoices(_period_groups(with_deadline=with_deadline))
     with _picker_lock:
         _picker[key] = (now, groups)
     return groups
@@ -129,24 +137,17 @@ def period_options_html(
     return mark_safe(html_text)  # noqa: S308 - every text in it is escaped (quotes too)
 
 
-_options_kept: dict[tuple[int, str | None], tuple[list[PeriodGroup], str]] = {}
-
-
 def _options_html(groups: list[PeriodGroup], blank: str | None) -> str:
-    kept = _options_kept.get((id(groups), blank))
-    if kept is not None and kept[0] is groups:
-        return kept[1]
+    printed = groups.printed if isinstance(groups, PeriodChoices) else {}
+    if blank in printed:
+        return printed[blank]
     parts = [] if blank is None else [f'<option value="">{html.escape(blank)}</option>']
     for group in groups:
         parts.append(f'<optgroup label="{html.escape(group.label)}">')
         parts.extend(f'<option value="{pk}">{html.escape(label)}</option>' for pk, label in group.options)
         parts.append("</optgroup>")
-    text = "".join(parts)
-    with _picker_lock:
-        if len(_options_kept) > 8:
-            _options_kept.clear()
-        _options_kept[(id(groups), blank)] = (groups, text)
-    return text
+    printed[blank] = "".join(parts)
+    return printed[blank]
 
 
 UNKNOWN_PERIOD = "Không tìm thấy kỳ báo cáo đã chọn. Hãy chọn một kỳ trong danh sách."
