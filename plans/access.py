@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
-from plans.roles import DIRECTOR, ROLE_PERMISSIONS, Roles, roles_of
+from plans.roles import DIRECTOR, ROLE_PERMISSIONS, Roles, groups_of, roles_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -159,10 +159,11 @@ def signs_off_everything(user: AnyUser) -> bool:
 def leader_kind(user: AnyUser) -> Literal["director", "deputy", ""]:
     """Which member of the Ban Giám đốc ``user`` is, for a signature block: "director" signs in
     his own right, "deputy" on his behalf (KT.); "" for anyone else."""
-    roles = roles_of(user)
-    if roles.is_director:
+    # Only the groups decide it (one query, none if the user's roles were read already).
+    leadership = Roles(groups=groups_of(user), unit=None, is_head=False)
+    if leadership.is_director:
         return "director"
-    if roles.is_deputy:
+    if leadership.is_deputy:
         return "deputy"
     return ""
 

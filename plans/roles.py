@@ -97,12 +97,23 @@ def roles_of(user: AbstractBaseUser | AnonymousUser) -> Roles:
 
     membership = Membership.objects.select_related("unit").filter(user=user).first()  # type: ignore[misc]
     roles = Roles(
-        groups=frozenset(user.groups.values_list("name", flat=True)),  # type: ignore[attr-defined]
+        groups=groups_of(user),
         unit=membership.unit if membership else None,
         is_head=bool(membership and membership.role == Membership.Role.HEAD),
     )
     user._roles_cache = roles  # type: ignore[union-attr,attr-defined]
     return roles
+
+
+def groups_of(user: AbstractBaseUser | AnonymousUser) -> frozenset[str]:
+    """The names of the user's role groups: from ``roles_of``'s cache if it was read, else one
+    query (the groups only: a signature block needs no unit)."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_roles_cache", None)
+    if cached is not None:
+        return cached.groups
+    return frozenset(user.groups.values_list("name", flat=True))  # type: ignore[attr-defined]
 
 
 def display_name(user: object) -> str:
