@@ -12,9 +12,11 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from html import escape
 from typing import Any
 
 from django.db.models import Case, F, Prefetch, Q, QuerySet, Subquery, When
+from django.utils.safestring import SafeString, mark_safe
 
 from plans.models import Appendix, Criterion, Plan, PlanTask, Section, Unit
 from plans.parsing import ParsedPlan
@@ -194,6 +196,17 @@ def plan_pick(raw_pk: str | None) -> tuple[Plan | None, list[dict[str, Any]]]:
         for row in rows
     ]
     return plan, options
+
+
+def plan_options_html(options: list[dict[str, Any]]) -> SafeString:
+    """The plan picker's ``<option>``s as one escaped string (a province keeps hundreds of plans:
+    a template loop over them costs more than the rest of the plan page's header)."""
+    return mark_safe(  # noqa: S308 - every value in it is escaped
+        "".join(
+            f'<option value="{escape(o["pk"])}"{" selected" if o["selected"] else ""}>{escape(o["label"])}</option>'
+            for o in options
+        )
+    )
 
 
 # --- The plan table ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from plans.access import capabilities, upload_visible
 from plans.forms import PlanFilterForm, PlanUploadForm
 from plans.models import PlanTask, PlanUpload, Unit
 from plans.parsing.rules import base_name
-from plans.selectors import plan_pick, plan_tasks_for_page, tables_from_parsed
+from plans.selectors import plan_options_html, plan_pick, plan_tasks_for_page, tables_from_parsed
 from plans.services import ImportReport, PlanImportError, plan_import
 
 
@@ -57,6 +57,7 @@ def plan_page(request: HttpRequest) -> HttpResponse:
             "results": results,
             "plan": plan,
             "plan_options": plan_options,
+            "plan_picker": plan_options_html(plan_options),
             "form": form,
             "filters": filters,
             "tables": tables,

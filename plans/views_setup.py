@@ -25,7 +25,7 @@ from plans import access, organisation, periods
 from plans.access import may_manage_organisation
 from plans.forms_setup import DeadlineForm, PersonForm, UnitForm
 from plans.models import Membership, ReportingPeriod, Unit
-from plans.selectors import plan_pick
+from plans.selectors import plan_options_html, plan_pick
 
 User = get_user_model()
 
@@ -187,7 +187,12 @@ def period_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "setup/periods.html",
-        {"plan": plan, "plan_options": plan_options, "periods": plan_periods},
+        {
+            "plan": plan,
+            "plan_options": plan_options,
+            "plan_picker": plan_options_html(plan_options),
+            "periods": plan_periods,
+        },
     )
 
 

@@ -282,12 +282,17 @@ def plan_tables_with_statuses(
     """Put each shown task's status in a period of the plan on the plan page's tables (its
     ``status_label``/``status_colour``, and per table the count of each status among the shown
     tasks). The period: the one ``raw_period`` names among the plan's, else where the pickers
-    open (``selectors.period_default``); ``unknown`` when the URL named no period of the plan.
-    Six queries whatever the plan's size."""
+    open (``selectors.period_default_among``); ``unknown`` when the URL named no period of the plan.
+    Four queries whatever the plan's size: its periods (each with whether it has runs), its
+    tasks, the period's runs, the partners asked."""
     from workflow import selectors
     from workflow.models import BUCKET_COLOURS
 
-    periods = list(ReportingPeriod.objects.filter(plan=plan).order_by("deadline", "pk"))
+    periods = list(
+        ReportingPeriod.objects.filter(plan=plan)
+        .annotate(has_runs=selectors.periods_with_runs())
+        .order_by("deadline", "pk")
+    )
     for p in periods:
         p.plan = plan  # the label reads the plan's year: not one query per period
     options = [(p.pk, f"{p.label} (hạn {p.deadline:%d/%m/%Y})") for p in periods]
@@ -297,7 +302,10 @@ def plan_tables_with_statuses(
         if period is None:
             return PlanPageResults(period=None, options=options, unknown=True)
     else:
-        period = selectors.period_default(today, plan_id=plan.pk)
+        chosen = selectors.period_default_among(
+            ((p.pk, p.plan_id, p.deadline, p.has_runs) for p in periods), today
+        )
+        period = next((p for p in periods if p.pk == chosen), None)
     if period is None:
         return PlanPageResults(period=None, options=options)
     period.plan = plan

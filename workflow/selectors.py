@@ -10,7 +10,7 @@ import datetime
 import html
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,14 +19,11 @@ from django.db import connection
 from django.db.models import (
     Case,
     Exists,
-    F,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     TextField,
-    Value,
     When,
 )
 from django.utils import timezone
@@ -159,34 +156,50 @@ def period_known(groups: list[PeriodGroup], pk: int | None) -> bool:
 
 
 def period_default(today: datetime.date, *, plan_id: int | None = None) -> ReportingPeriod | None:
-    """The period a picker opens on, never an empty one while another has runs: among the
-    plans that have runs, the period whose deadline is next (ties: the older row), else the
-    most recently passed one that has runs (ties: the newer row); a plan or a passed period
-    without any run only when nothing else is left. ``plan_id``: among that plan's periods.
-    One ``ORDER BY … LIMIT 1``."""
-    upcoming = Q(deadline__gte=today)
-    plan_has_runs = Exists(PeriodTask.objects.filter(period__plan_id=OuterRef("plan_id")))
-    has_runs = Exists(PeriodTask.objects.filter(period_id=OuterRef("pk")))
-
-    def first(condition: Any) -> Case:
-        return Case(When(condition, then=Value(0)), default=Value(1), output_field=IntegerField())
-
+    """The period a picker opens on (``period_default_among``), among every period or, with
+    ``plan_id``, that plan's. Two queries: the candidates' dates and whether each has runs, then
+    the chosen one with its plan."""
     candidates = (
         ReportingPeriod.objects.all() if plan_id is None else ReportingPeriod.objects.filter(plan_id=plan_id)
     )
-    return (
-        candidates.select_related("plan")
-        .order_by(
-            first(plan_has_runs),
-            first(upcoming),
-            Case(When(upcoming, then=F("deadline"))).asc(),
-            Case(When(upcoming, then=F("pk"))).asc(),
-            first(has_runs),
-            F("deadline").desc(),
-            F("pk").desc(),
-        )
-        .first()
+    rows = (
+        candidates.order_by()
+        .annotate(has_runs=periods_with_runs())
+        .values_list("pk", "plan_id", "deadline", "has_runs")
     )
+    chosen = period_default_among(rows, today)
+    return None if chosen is None else ReportingPeriod.objects.select_related("plan").get(pk=chosen)
+
+
+def periods_with_runs() -> Exists:
+    """Annotation for a period queryset: whether the period has any run."""
+    return Exists(PeriodTask.objects.filter(period_id=OuterRef("pk")))
+
+
+def period_default_among(
+    rows: Iterable[tuple[int, int, datetime.date, bool]], today: datetime.date
+) -> int | None:
+    """The rule where a period picker opens, never an empty period while another has runs, over
+    ``(pk, plan_id, deadline, has_runs)`` rows: among the plans that have runs, the period whose
+    deadline is next (ties: the older row), else the most recently passed one that has runs
+    (ties: the newer row); a plan or a passed period without any run only when nothing else is
+    left. None when there are no rows."""
+    rows = list(rows)
+    plans_with_runs = {plan_id for _pk, plan_id, _deadline, has_runs in rows if has_runs}
+
+    def rank(row: tuple[int, int, datetime.date, bool]) -> tuple[Any, ...]:
+        pk, plan_id, deadline, has_runs = row
+        upcoming = deadline >= today
+        return (
+            plan_id not in plans_with_runs,
+            not upcoming,
+            (deadline, pk) if upcoming else (),
+            not has_runs,
+            -deadline.toordinal(),
+            -pk,
+        )
+
+    return min(rows, key=rank)[0] if rows else None
 
 
 # --- what the flow asks ------------------------------------------------------------------

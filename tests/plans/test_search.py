@@ -237,3 +237,23 @@ def test_bad_filter_values_are_ignored_with_a_message(
 def test_bad_values_are_dropped_but_good_ones_kept(staff_client: Client, small_plan: Plan) -> None:
     response = page(staff_client, appendix="x", kind="year", plan="abc")
     assert page_keys(response) == ["1/I/-/2/1"]
+
+
+def test_the_plan_picker_escapes_every_title_and_marks_only_the_chosen_plan() -> None:
+    from plans.selectors import plan_options_html
+
+    html = str(
+        plan_options_html(
+            [
+                {"pk": "7", "label": '2025 – Kế hoạch <script>alert("x")</script> & co', "selected": False},
+                {"pk": "3", "label": "2024 – Kế hoạch CCHC", "selected": True},
+            ]
+        )
+    )
+    assert "<script>" not in html
+    assert (
+        '<option value="7">2025 – Kế hoạch &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; co</option>'
+        in html
+    )
+    assert '<option value="3" selected>2024 – Kế hoạch CCHC</option>' in html
+    assert html.count("selected") == 1
