@@ -81,7 +81,15 @@ def mails_of(rows: list[Notification]) -> list[OutgoingMail]:
     the daily digest (``MAIL_DIGEST``) replaces mail per event."""
     if settings.MAIL_DIGEST:
         return []
-    return [mail for row in rows for mail in mails_for([row.user], message=row.message, url=row.url)]
+    # One message to a unit goes to each of its people: its subject line is made once.
+    users_by_message: dict[tuple[str, str], list[Any]] = {}
+    for row in rows:
+        users_by_message.setdefault((row.message, row.url), []).append(row.user)
+    return [
+        mail
+        for (message, url), users in users_by_message.items()
+        for mail in mails_for(users, message=message, url=url)
+    ]
 
 
 def notifications_mark_read(*, user: Any, step_id: int | None = None, url: str | None = None) -> int:
