@@ -11,9 +11,8 @@ from django.db import connection, connections
 from django.test import Client
 from django.urls import reverse
 
-from tests.factories import CriterionFactory, periods, plan_task
 from workflow import services
-from workflow.models import PeriodTask, Step
+from workflow.models import Step
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL row locks")
 
@@ -42,12 +41,10 @@ def _race(n: int, requests: list[tuple[Any, str, dict[str, str]]]) -> list[int]:
 
 
 @pytest.mark.parametrize("n", [2, 5, 10])
-def test_simultaneous_submits_of_one_step_create_exactly_one_successor(n, transactional_db, units, personas):
-    criterion = CriterionFactory()
-    task = plan_task(criterion, lead=[units["QLCN"]], partners=[units["QLTM"], units["ATNL"]])
-    period = periods(criterion.section.appendix.plan)["Q1"]
-    services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-    pt = PeriodTask.objects.get(plan_task=task)
+def test_simultaneous_submits_of_one_step_create_exactly_one_successor(
+    n, transactional_db, units, personas, launch
+):
+    pt = launch(["QLCN"], ["QLTM", "ATNL"])
     lead = pt.steps.get(kind="lead")
     services.step_claim(step_id=lead.pk, user=personas["staff"])
     url = reverse("workflow:step", args=[lead.pk])
@@ -68,12 +65,8 @@ def test_simultaneous_submits_of_one_step_create_exactly_one_successor(n, transa
 
 
 @pytest.mark.parametrize("n", [2, 5, 10])
-def test_simultaneous_claims_give_the_step_to_one_person(n, transactional_db, units, personas, make_user):
-    criterion = CriterionFactory()
-    task = plan_task(criterion, lead=[units["QLCN"]])
-    period = periods(criterion.section.appendix.plan)["Q1"]
-    services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-    lead = PeriodTask.objects.get(plan_task=task).steps.get(kind="lead")
+def test_simultaneous_claims_give_the_step_to_one_person(n, transactional_db, personas, make_user, launch):
+    lead = launch(["QLCN"]).steps.get(kind="lead")
     people = [make_user(f"qlcn_race_{i}", unit="QLCN") for i in range(n)]
     url = reverse("workflow:step", args=[lead.pk])
 
@@ -84,12 +77,8 @@ def test_simultaneous_claims_give_the_step_to_one_person(n, transactional_db, un
     assert lead.assignee in people
 
 
-def test_partners_finishing_together_open_one_review(transactional_db, units, personas):
-    criterion = CriterionFactory()
-    task = plan_task(criterion, lead=[units["QLCN"]], partners=[units["QLTM"], units["ATNL"]])
-    period = periods(criterion.section.appendix.plan)["Q1"]
-    services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-    pt = PeriodTask.objects.get(plan_task=task)
+def test_partners_finishing_together_open_one_review(transactional_db, units, personas, launch):
+    pt = launch(["QLCN"], ["QLTM", "ATNL"])
     lead = pt.steps.get(kind="lead")
     services.step_claim(step_id=lead.pk, user=personas["staff"])
     services.step_submit(

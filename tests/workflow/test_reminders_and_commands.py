@@ -17,13 +17,9 @@ from workflow.models import Notification, PeriodTask, Reminder, Step
 
 
 @pytest.fixture
-def lead_step(units, personas):
-    criterion = CriterionFactory()
-    task = plan_task(criterion, lead=[units["QLCN"]])
+def lead_step(launch):
     # Quý I/2024: deadline Sunday 10/03 -> Friday 08/03; lead due 6 working days before: Thu 29/02.
-    period = periods(criterion.section.appendix.plan)["Q1"]
-    services.period_launch(period=period, actor=personas["office_reviewer"], plan_tasks=[task])
-    return PeriodTask.objects.get(plan_task=task).steps.get(kind="lead")
+    return launch(["QLCN"]).steps.get(kind="lead")
 
 
 def reminders_on(day: datetime.date) -> list[str]:
