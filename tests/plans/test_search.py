@@ -15,6 +15,7 @@ from plans.parsing import parse_upload
 from plans.selectors import PlanFilters, plan_tasks_for_page
 from plans.services import plan_import, unit_directory
 from tests import helpers
+from tests.factories import PlanFactory, periods
 
 SEED_TXT = helpers.SEED_TXT.read_bytes()
 SMALL_TXT = """Phụ lục 1.
@@ -237,6 +238,22 @@ def test_bad_filter_values_are_ignored_with_a_message(
 def test_bad_values_are_dropped_but_good_ones_kept(staff_client: Client, small_plan: Plan) -> None:
     response = page(staff_client, appendix="x", kind="year", plan="abc")
     assert page_keys(response) == ["1/I/-/2/1"]
+
+
+def test_the_plan_page_costs_the_same_queries_whatever_the_number_of_plans_and_periods(
+    staff_client: Client, small_plan: Plan
+) -> None:
+    periods(small_plan)
+    page(staff_client, plan=small_plan.pk)  # the first request of a session writes it
+    with CaptureQueriesContext(connection) as few:
+        page(staff_client, plan=small_plan.pk)
+    for year in range(2010, 2016):  # more plans in the picker, each with its periods
+        periods(PlanFactory(year=year))
+    page(staff_client, plan=small_plan.pk)  # the working calendar, cleared by the new periods, is read again
+    with CaptureQueriesContext(connection) as many:
+        response = page(staff_client, plan=small_plan.pk)
+    assert len(many.captured_queries) == len(few.captured_queries)
+    assert response.content.decode().count("<option value=") >= 7 + 4  # 7 plans, the plan's periods
 
 
 def test_the_plan_picker_escapes_every_title_and_marks_only_the_chosen_plan() -> None:
